@@ -1,0 +1,112 @@
+"""Design spaces: the candidates a campaign may ask for, each with an id and features.
+
+This is the one place where domain objects become arrays: the rest of the loop
+hands `DesignSpace.X` rows to instruments and agents and maps indices back to ids.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from loop.datasets import resolve
+from loop.features import gene_features
+from loop.spec import GeneDesign, TableDesign
+
+
+@dataclass(frozen=True)
+class DesignSpace:
+    """Candidate ids, their `n x d` float32 features, and per-candidate lab parameters."""
+
+    ids: list[str]
+    X: np.ndarray
+    feature_names: list[str]
+    parameters: list[dict[str, Any]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if len(self.ids) != self.X.shape[0]:
+            raise ValueError(f"{len(self.ids)} ids but {self.X.shape[0]} feature rows")
+        if len(set(self.ids)) != len(self.ids):
+            raise ValueError("candidate ids are not unique")
+
+    @property
+    def n(self) -> int:
+        return len(self.ids)
+
+    def index(self) -> dict[str, int]:
+        """Map candidate id -> row."""
+        return {cid: i for i, cid in enumerate(self.ids)}
+
+    def params(self, i: int) -> dict[str, Any]:
+        return self.parameters[i] if self.parameters else {}
+
+
+def build_design_space(spec: GeneDesign | TableDesign, base_dir: Path | None = None,
+                       *, cache_dir: Path | None = None, seed: int = 0) -> DesignSpace:
+    """Build the design space a spec describes (cached on disk when `cache_dir` is set)."""
+    if isinstance(spec, GeneDesign):
+        return _gene_space(spec, base_dir, cache_dir, seed)
+    return _table_space(spec, base_dir)
+
+
+def _gene_space(spec: GeneDesign, base_dir: Path | None, cache_dir: Path | None,
+                seed: int) -> DesignSpace:
+    table = resolve(spec.table, base_dir)
+    frame = pd.read_csv(table)
+    if spec.id_column not in frame.columns:
+        raise ValueError(f"{table}: no column '{spec.id_column}' (has {list(frame.columns)})")
+    genes = list(dict.fromkeys(frame[spec.id_column].astype(str)))
+    gmts = [resolve(p, base_dir) for p in spec.gene_sets]
+    essential = resolve(spec.essential_genes, base_dir) if spec.essential_genes else None
+    extra = resolve(spec.feature_table, base_dir) if spec.feature_table else None
+    key = _cache_key(spec.model_dump(), [table, *gmts, essential, extra], seed)
+    cached = cache_dir / f"genes-{key}.npz" if cache_dir else None
+    if cached is not None and cached.exists():
+        data = np.load(cached, allow_pickle=False)
+        X, names = data["X"], [str(s) for s in data["names"]]
+    else:
+        X, names = gene_features(genes, gmts, n_components=spec.n_components,
+                                 essential_path=essential, table_path=extra, seed=seed)
+        if cached is not None:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cached.with_suffix(".tmp.npz")
+            np.savez(tmp, X=X, names=np.array(names))
+            tmp.replace(cached)
+    ids = [f"{spec.prefix}{g}" for g in genes]
+    return DesignSpace(ids=ids, X=X, feature_names=names,
+                       parameters=[{"gene": g} for g in genes])
+
+
+def _table_space(spec: TableDesign, base_dir: Path | None) -> DesignSpace:
+    table = resolve(spec.table, base_dir)
+    frame = pd.read_csv(table)
+    if spec.id_column not in frame.columns:
+        raise ValueError(f"{table}: no column '{spec.id_column}'")
+    cols = spec.feature_columns or [
+        c for c in frame.select_dtypes("number").columns if c != spec.id_column
+    ]
+    missing = [c for c in cols if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{table}: feature columns not found: {missing}")
+    X = frame[cols].to_numpy(dtype=np.float32)
+    if not np.isfinite(X).all():
+        raise ValueError(f"{table}: feature columns contain NaN or infinite values")
+    ids = frame[spec.id_column].astype(str).tolist()
+    return DesignSpace(ids=ids, X=X, feature_names=list(cols),
+                       parameters=frame[cols].to_dict(orient="records"))
+
+
+def _cache_key(spec: dict, paths: list[Path | None], seed: int) -> str:
+    digest = hashlib.sha256(json.dumps(spec, sort_keys=True).encode())
+    digest.update(str(seed).encode())
+    for path in paths:
+        if path is not None:
+            stat = Path(path).stat()
+            digest.update(f"{path}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+    return digest.hexdigest()[:16]
