@@ -51,6 +51,7 @@ experiments = Table(
     Column("job_id", String(200)),
     Column("predicted_mean", Float),
     Column("predicted_sd", Float),
+    Column("note", Text),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("campaign", "round", "candidate_id", name="uq_experiment_candidate"),
 )
@@ -87,6 +88,7 @@ class Experiment:
     job_id: str | None = None
     predicted_mean: float | None = None
     predicted_sd: float | None = None
+    note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -214,7 +216,8 @@ class SqlStore:
             rows = conn.execute(query.order_by(experiments.c.round, experiments.c.id)).all()
         return [Experiment(id=r.id, campaign=r.campaign, round=r.round,
                            candidate_id=r.candidate_id, state=r.state, job_id=r.job_id,
-                           predicted_mean=r.predicted_mean, predicted_sd=r.predicted_sd)
+                           predicted_mean=r.predicted_mean, predicted_sd=r.predicted_sd,
+                          note=r.note)
                 for r in rows]
 
     def experiment(self, experiment_id: str) -> Experiment | None:
@@ -224,10 +227,11 @@ class SqlStore:
             return None
         return Experiment(id=r.id, campaign=r.campaign, round=r.round,
                           candidate_id=r.candidate_id, state=r.state, job_id=r.job_id,
-                          predicted_mean=r.predicted_mean, predicted_sd=r.predicted_sd)
+                          predicted_mean=r.predicted_mean, predicted_sd=r.predicted_sd,
+                          note=r.note)
 
     def set_state(self, experiment_ids: Iterable[str], state: str,
-                  job_id: str | None = None) -> None:
+                  job_id: str | None = None, note: str | None = None) -> None:
         """Move experiments to `state`; illegal transitions raise `StoreError`."""
         ids = list(experiment_ids)
         if not ids:
@@ -244,6 +248,8 @@ class SqlStore:
             values: dict[str, Any] = {"state": state, "updated_at": _now()}
             if job_id is not None:
                 values["job_id"] = job_id
+            if note is not None:
+                values["note"] = note
             conn.execute(update(experiments).where(experiments.c.id.in_(ids)).values(**values))
 
     # -- measurements -------------------------------------------------------

@@ -1,0 +1,373 @@
+"""The campaign: the single stateful class of loopwell.
+
+A round is fit -> propose -> approve -> dispatch -> collect -> finish. Every
+step reads what it needs from the store and writes what it did before the next
+one starts, so any step may be interrupted (Ctrl-C, kill -9) and the next run
+picks up where the store says the campaign is: a proposal already stored is not
+made again, a batch already dispatched is not sent again, and a measurement
+already stored is not counted again.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from adapters import (
+    BatchRequest, ExperimentRequest, JobStatus, LabAdapter, MeasurementResult, ResultStatus,
+)
+from loop.base import PENDING_STATES
+from loop.design import DesignSpace, build_design_space
+from loop.lab import build_lab, reference_hits
+from loop.objective import hit_threshold, to_target
+from loop.spec import CampaignSpec
+from loop.store import Experiment, SqlStore
+
+#: called as hook(step, round_index, info) after each step; used for progress and tests
+Hook = Callable[[str, int, dict[str, Any]], None]
+
+
+@dataclass
+class IngestReport:
+    """What one delivery of results did to the store."""
+
+    n_new: int = 0
+    n_duplicate: int = 0
+    n_failed: int = 0
+    rejected: list[str] = field(default_factory=list)
+
+
+class Campaign:
+    """One question asked of one lab, persisted in a store."""
+
+    def __init__(self, spec: CampaignSpec, store: SqlStore, *, state_dir: Path,
+                 base_dir: Path | None = None, compute: str = "ray",
+                 lab: LabAdapter | None = None, hook: Hook | None = None) -> None:
+        self.spec = spec
+        self.store = store
+        self.state_dir = Path(state_dir) / "campaigns" / spec.name
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.base_dir = base_dir
+        self.compute = compute
+        self.hook = hook or (lambda step, r, info: None)
+        self.store.create_campaign(spec.name, spec.model_dump(mode="json"))
+        self.design: DesignSpace = build_design_space(
+            spec.design_space, base_dir, cache_dir=Path(state_dir) / "features", seed=spec.seed)
+        self._index = self.design.index()
+        self.lab = lab if lab is not None else build_lab(spec, base_dir, self.state_dir)
+        self.hits = reference_hits(spec, base_dir, self.design.ids)
+        self._host = None
+        self._X_ref = None
+
+    # -- instruments ------------------------------------------------------
+    @property
+    def host(self):
+        """The instrument host: a Ray actor (`compute="ray"`) or an in-process one."""
+        if self._host is None:
+            from instruments import InstrumentHost, remote_host
+
+            opts = {"seed": self.spec.seed, **self.spec.instrument.options}
+            ckpt = str(self.state_dir / "instrument")
+            if self.compute == "ray":
+                self._host = _RayHost(remote_host(self.spec.instrument.kind, opts, ckpt))
+            else:
+                self._host = _LocalHost(InstrumentHost(self.spec.instrument.kind, opts, ckpt))
+        return self._host
+
+    def close(self) -> None:
+        if self._host is not None:
+            self._host.close()
+            self._host = None
+
+    def training_data(self) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        """Return features `n x d`, targets `n` and ids of every measured candidate."""
+        by_candidate: dict[str, list[float]] = {}
+        for m in self.store.measurements(self.spec.name):
+            by_candidate.setdefault(m.candidate_id, []).append(m.value)
+        ids = [cid for cid in by_candidate if cid in self._index]
+        rows = [self._index[cid] for cid in ids]
+        values = np.array([np.mean(by_candidate[cid]) for cid in ids], dtype=np.float64)
+        return self.design.X[rows], to_target(self.spec.objective, values), ids
+
+    # -- the steps of a round ---------------------------------------------
+    def fit(self, r: int) -> dict[str, Any]:
+        """Fit the instrument to everything measured so far (nothing before round 1)."""
+        X, Y, _ = self.training_data()
+        if r == 0 or len(Y) < 2:
+            return {"fit_s": 0.0, "n_train": int(len(Y))}
+        import torch
+
+        t0 = time.perf_counter()
+        info = self.host.fit(torch.from_numpy(X).double(), torch.from_numpy(Y).double()[:, None])
+        info = {**info, "fit_s": time.perf_counter() - t0, "n_train": int(len(Y))}
+        self.hook("fit", r, info)
+        return info
+
+    def propose(self, r: int) -> list[Experiment]:
+        """Propose round `r`'s batch and store it (a stored proposal is returned as is)."""
+        have = self.store.experiments(self.spec.name, round=r)
+        if have:
+            return have
+        asked = {e.candidate_id for e in self.store.experiments(self.spec.name)}
+        free = [i for i, cid in enumerate(self.design.ids) if cid not in asked]
+        if not free:
+            return []
+        q = min(self.spec.budget.batch_size, len(free))
+        pending_rows = [self._index[e.candidate_id] for e in
+                        self.store.experiments(self.spec.name, states=PENDING_STATES)]
+        _, Y, _ = self.training_data()
+        use_model = r > 0 and len(Y) >= 2
+        name = self.spec.strategy.name if use_model else self.spec.budget.initial_strategy
+        options = self.spec.strategy.options if use_model else {}
+        seed = self.spec.seed * 100_003 + r
+        t0 = time.perf_counter()
+        if use_model:
+            out = self.host.propose(name, options, self.design.X[free],
+                                    self.design.X[pending_rows], q, seed)
+        else:
+            out = _propose_without_model(name, len(free), q, seed)
+        seconds = time.perf_counter() - t0
+        chosen = [free[int(i)] for i in out["indices"]]
+        mean, sd = out.get("mean"), out.get("sd")
+        items = [
+            Experiment(id=f"{self.spec.name}-r{r}-{self.design.ids[row]}", campaign=self.spec.name,
+                       round=r, candidate_id=self.design.ids[row], state="proposed",
+                       predicted_mean=None if mean is None else float(mean[k]),
+                       predicted_sd=None if sd is None else float(sd[k]))
+            for k, row in enumerate(chosen)
+        ]
+        self.store.add_experiments(items)
+        self.store.update_round(self.spec.name, r, {
+            "strategy": name, "instrument": self.spec.instrument.kind if use_model else None,
+            "propose_s": seconds, "n_proposed": len(items), "n_pending": len(pending_rows)})
+        self.hook("propose", r, {"propose_s": seconds, "n": len(items)})
+        return self.store.experiments(self.spec.name, round=r)
+
+    def approve(self, r: int) -> int:
+        """Approve round `r`'s proposed experiments; return how many."""
+        ids = [e.id for e in self.store.experiments(self.spec.name, round=r, states=["proposed"])]
+        self.store.set_state(ids, "approved")
+        return len(ids)
+
+    def dispatch(self, r: int) -> str | None:
+        """Send round `r`'s approved experiments to the lab; return the job id."""
+        todo = self.store.experiments(self.spec.name, round=r, states=["approved"])
+        if not todo:
+            jobs = {e.job_id for e in self.store.experiments(self.spec.name, round=r) if e.job_id}
+            return next(iter(jobs), None)
+        batch = BatchRequest(campaign=self.spec.name, round=r, experiments=[
+            ExperimentRequest(experiment_id=e.id, candidate_id=e.candidate_id,
+                              parameters=self.design.params(self._index[e.candidate_id]))
+            for e in todo])
+        receipt = self.lab.submit(batch)
+        self.store.set_state([e.id for e in todo], "dispatched", job_id=receipt.job_id)
+        self.hook("dispatch", r, {"job_id": receipt.job_id, "n": len(todo)})
+        return receipt.job_id
+
+    def collect(self, r: int, sleep: Callable[[float], None] = time.sleep) -> IngestReport:
+        """Wait for round `r`'s jobs, ingesting results as they arrive."""
+        total = IngestReport()
+        jobs = sorted({e.job_id for e in self.store.experiments(
+            self.spec.name, round=r, states=PENDING_STATES) if e.job_id})
+        deadline = time.monotonic() + self.spec.lab.timeout_s
+        for job in jobs:
+            while True:
+                progress = self.lab.poll(job)
+                report = self.ingest(self.lab.collect(job))
+                _merge(total, report)
+                self.hook("collect", r, {"job_id": job, "n_done": progress.n_done,
+                                          "n_total": progress.n_total})
+                finished = progress.status in (JobStatus.DONE, JobStatus.FAILED,
+                                               JobStatus.CANCELLED)
+                if finished:
+                    _merge(total, self.ingest(self.lab.collect(job)))
+                    break
+                if time.monotonic() > deadline:
+                    break
+                sleep(self.spec.lab.poll_interval_s)
+        return total
+
+    def ingest(self, results: list[MeasurementResult | dict[str, Any]]) -> IngestReport:
+        """Store a delivery of results; quarantine what cannot be used, with the reason."""
+        report = IngestReport()
+        for raw in results:
+            payload = raw.model_dump(mode="json") if hasattr(raw, "model_dump") else dict(raw)
+            reason = self._ingest_one(payload, report)
+            if reason is not None:
+                self.store.quarantine(self.spec.name, payload, reason)
+                report.rejected.append(reason)
+        return report
+
+    def _ingest_one(self, payload: dict[str, Any], report: IngestReport) -> str | None:
+        try:
+            result = MeasurementResult.model_validate(payload)
+        except Exception as exc:  # pydantic's message names the bad field
+            return f"malformed result: {exc}".splitlines()[0]
+        exp = self.store.experiment(result.experiment_id)
+        if exp is None or exp.campaign != self.spec.name:
+            return f"result for an experiment never asked: '{result.experiment_id}'"
+        if result.candidate_id is not None and result.candidate_id != exp.candidate_id:
+            return (f"experiment '{exp.id}' asked for '{exp.candidate_id}' but the result "
+                    f"names '{result.candidate_id}'")
+        if result.status == ResultStatus.FAILED:
+            if exp.state in PENDING_STATES:
+                self.store.set_state([exp.id], "failed", note=result.error or "failed in the lab")
+                report.n_failed += 1
+            return None
+        if result.value is None or not math.isfinite(result.value):
+            return f"experiment '{exp.id}': value is {result.value!r}, not a finite number"
+        if exp.state not in (*PENDING_STATES, "done"):
+            return f"experiment '{exp.id}' is {exp.state}; its result is not accepted"
+        if self.store.record_measurement(exp.id, result.replicate, result.value):
+            report.n_new += 1
+        else:
+            report.n_duplicate += 1
+        if exp.state != "done":
+            self.store.set_state([exp.id], "done")
+        return None
+
+    def finish(self, r: int) -> dict[str, Any]:
+        """Close round `r`: figures of merit, and the round marked done."""
+        metrics = self.metrics(r)
+        self.store.update_round(self.spec.name, r, metrics, status="done")
+        info = next(x["info"] for x in self.store.rounds(self.spec.name) if x["idx"] == r)
+        self.hook("finish", r, info)
+        return info
+
+    def metrics(self, r: int) -> dict[str, Any]:
+        """Hits found so far, and the calibration of round `r`'s predictions."""
+        measured = {m.candidate_id for m in self.store.measurements(self.spec.name)}
+        out: dict[str, Any] = {"n_measured": len(measured)}
+        if self.hits is not None:
+            found = len(measured & self.hits)
+            out.update(hits_found=found, n_hits=len(self.hits),
+                       hit_ratio=found / max(len(self.hits), 1))
+        elif (t := hit_threshold(self.spec.objective, None)) is not None:
+            _, Y, _ = self.training_data()
+            out.update(hits_found=int((Y >= t).sum()))
+        out.update(_calibration(self.store, self.spec, r))
+        return out
+
+    # -- the whole campaign -------------------------------------------------
+    def next_round(self) -> int | None:
+        """Return the first round not yet done, or None when the budget is spent."""
+        done = {x["idx"] for x in self.store.rounds(self.spec.name) if x["status"] == "done"}
+        for r in range(self.spec.budget.rounds):
+            if r not in done:
+                return r
+        return None
+
+    def run_round(self, r: int, call: StepRunner | None = None) -> dict[str, Any] | None:
+        """Run (or resume) round `r` to the end; return its figures.
+
+        `call(step_name, fn, r)` runs each step; the Prefect flow passes one that
+        runs each step as a task. Returns None if the round awaits approval.
+        """
+        call = call or _direct
+        self.store.start_round(self.spec.name, r)
+        if not self.store.experiments(self.spec.name, round=r):
+            self.store.update_round(self.spec.name, r, call("fit", self.fit, r))
+            call("propose", self.propose, r)
+        if self.spec.approval == "auto":
+            call("approve", self.approve, r)
+        elif self.store.experiments(self.spec.name, round=r, states=["proposed"]):
+            self.store.set_campaign_status(self.spec.name, "awaiting-approval")
+            return None
+        call("dispatch", self.dispatch, r)
+        call("collect", self.collect, r)
+        return call("finish", self.finish, r)
+
+    def run(self, call: StepRunner | None = None) -> str:
+        """Run every remaining round; return the campaign's status afterwards."""
+        self.store.set_campaign_status(self.spec.name, "running")
+        while (r := self.next_round()) is not None:
+            if self.run_round(r, call) is None:
+                return "awaiting-approval"
+        self.store.set_campaign_status(self.spec.name, "done")
+        return "done"
+
+
+StepRunner = Callable[[str, Callable[[int], Any], int], Any]
+
+
+def _direct(step: str, fn: Callable[[int], Any], r: int) -> Any:
+    return fn(r)
+
+
+class _LocalHost:
+    """An in-process instrument host with the same face as the Ray one."""
+
+    def __init__(self, host) -> None:
+        self._host = host
+
+    def fit(self, X, Y) -> dict[str, Any]:
+        return self._host.fit(X, Y)
+
+    def propose(self, name, options, candidates, pending, q, seed) -> dict[str, Any]:
+        from loop.proposal import propose_batch
+
+        return self._host.call(propose_batch, name, options, candidates, pending, q, seed)
+
+    def close(self) -> None:
+        pass
+
+
+class _RayHost(_LocalHost):
+    """An instrument kept warm in a Ray actor across rounds."""
+
+    def fit(self, X, Y) -> dict[str, Any]:
+        import ray
+
+        return ray.get(self._host.fit.remote(X, Y))
+
+    def propose(self, name, options, candidates, pending, q, seed) -> dict[str, Any]:
+        import ray
+        from loop.proposal import propose_batch
+
+        return ray.get(self._host.call.remote(
+            propose_batch, name, options, candidates, pending, q, seed))
+
+    def close(self) -> None:
+        import ray
+
+        ray.kill(self._host)
+
+
+def _propose_without_model(name: str, n: int, q: int, seed: int) -> dict[str, Any]:
+    """Choose the first batch, before any data: uniformly at random."""
+    if name != "random":
+        raise ValueError(f"initial_strategy must be 'random' (got '{name}'): no model yet")
+    rng = np.random.default_rng(seed)
+    return {"indices": rng.choice(n, size=q, replace=False)}
+
+
+def _merge(total: IngestReport, part: IngestReport) -> None:
+    total.n_new += part.n_new
+    total.n_duplicate += part.n_duplicate
+    total.n_failed += part.n_failed
+    total.rejected += part.rejected
+
+
+def _calibration(store: SqlStore, spec: CampaignSpec, r: int) -> dict[str, Any]:
+    """Coverage of the 90% intervals and NLL of round `r`'s predictions, once measured."""
+    values: dict[str, list[float]] = {}
+    for m in store.measurements(spec.name):
+        if m.experiment_id.startswith(f"{spec.name}-r{r}-"):
+            values.setdefault(m.experiment_id, []).append(m.value)
+    rows = [(e.predicted_mean, e.predicted_sd, np.mean(values[e.id]))
+            for e in store.experiments(spec.name, round=r)
+            if e.id in values and e.predicted_sd is not None]
+    if not rows:
+        return {}
+    mean, sd, y = (np.array(c, dtype=np.float64) for c in zip(*rows))
+    y = to_target(spec.objective, y)
+    sd = np.maximum(sd, 1e-9)
+    z = (y - mean) / sd
+    nll = 0.5 * np.log(2 * np.pi * sd**2) + 0.5 * z**2
+    return {"coverage90": float(np.mean(np.abs(z) <= 1.6448536)), "nll": float(np.mean(nll)),
+            "n_calibration": len(rows)}

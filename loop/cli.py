@@ -1,0 +1,177 @@
+"""The `loopwell` command line: demo, run, status, approve, report."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+from loop.settings import configure_environment, default_store_url, state_dir
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Active-learning campaigns for biology labs.")
+console = Console()
+DEMO_SPEC = Path(__file__).parent / "examples" / "ifng_demo.yaml"
+
+
+def _store(url: str | None):
+    from loop.store import SqlStore
+
+    return SqlStore(url or default_store_url())
+
+
+def _execute(spec, base_dir: Path | None, store_url: str | None, compute: str) -> str:
+    """Run a campaign through its Prefect flow with progress on the console."""
+    configure_environment()
+    from loop.campaign import Campaign
+    from loop.console import ConsoleReporter
+    from loop.report import write_report
+
+    store = _store(store_url)
+    reporter = ConsoleReporter(console, spec.budget.rounds)
+    console.print(f"[bold]campaign {spec.name}[/]: {spec.description or ''}")
+    console.print(f"store: {store.url}")
+    t0 = time.perf_counter()
+    with console.status("loading the design space and the lab's table..."):
+        campaign = Campaign(spec, store, state_dir=state_dir(), base_dir=base_dir,
+                            compute=compute, hook=reporter)
+    console.print(f"design space: {campaign.design.n} candidates x "
+                  f"{campaign.design.X.shape[1]} features")
+    if compute == "ray":
+        with console.status("starting Ray and the instrument actor..."):
+            import ray
+
+            ray.init(num_cpus=2, include_dashboard=False, ignore_reinit_error=True,
+                     log_to_driver=False, configure_logging=False)
+    from loop.flows import run_campaign
+
+    try:
+        status = run_campaign(campaign)
+    finally:
+        reporter.close()
+        campaign.close()
+    report = write_report(store, spec.name, state_dir() / "reports" / f"{spec.name}.html",
+                          n_candidates=campaign.design.n)
+    rounds = store.rounds(spec.name)
+    last = rounds[-1]["info"] if rounds else {}
+    console.print(f"\n[bold]{spec.name}: {status}[/] in {time.perf_counter() - t0:.0f} s; "
+                  f"{last.get('n_measured', 0)} measured")
+    if last.get("n_hits"):
+        n_measured = last.get("n_measured", 0)
+        random_ratio = n_measured / campaign.design.n
+        console.print(f"hit ratio {last['hit_ratio']:.3f} ({last['hits_found']} of "
+                      f"{last['n_hits']} hits) vs random {random_ratio:.3f} expected")
+    console.print(f"report: {report}")
+    return status
+
+
+@app.command()
+def demo(
+    rounds: int = typer.Option(5, help="rounds of the campaign"),
+    batch_size: int = typer.Option(128, help="genes per round"),
+    instrument: str = typer.Option("gp", help="instrument: gp or ensemble"),
+    strategy: str = typer.Option("ucb", help="strategy: ucb, ei, thompson, uncertainty, random"),
+    name: Optional[str] = typer.Option(None, help="campaign name (default: a new one)"),
+    compute: str = typer.Option("ray", help="ray (instrument in a Ray actor) or local"),
+    store: Optional[str] = typer.Option(None, help="SQLAlchemy URL of the store"),
+) -> None:
+    """Run the IFN-gamma CRISPR screen campaign on the simulated lab."""
+    from loop.spec import load_spec
+
+    base = load_spec(DEMO_SPEC)
+    spec = base.model_copy(update={
+        "name": name or f"ifng-demo-{time.strftime('%Y%m%d-%H%M%S')}",
+        "budget": base.budget.model_copy(update={"rounds": rounds, "batch_size": batch_size}),
+        "instrument": base.instrument.model_copy(update={"kind": instrument}),
+        "strategy": base.strategy.model_copy(update={"name": strategy}),
+    })
+    from loop.spec import parse_spec
+
+    spec = parse_spec(spec.model_dump(mode="json"))
+    _execute(spec, DEMO_SPEC.parent, store, compute)
+
+
+@app.command()
+def run(
+    campaign_file: Path = typer.Argument(..., help="campaign YAML"),
+    compute: str = typer.Option("ray", help="ray or local"),
+    store: Optional[str] = typer.Option(None, help="SQLAlchemy URL of the store"),
+) -> None:
+    """Run a campaign, or resume it from the store where it stopped."""
+    from loop.spec import SpecError, load_spec
+
+    try:
+        spec = load_spec(campaign_file)
+    except SpecError as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(2)
+    status = _execute(spec, campaign_file.resolve().parent, store, compute)
+    if status == "awaiting-approval":
+        console.print(f"proposals await approval: loopwell approve {spec.name}")
+
+
+@app.command()
+def status(
+    campaign: Optional[str] = typer.Argument(None, help="campaign name (default: list all)"),
+    store: Optional[str] = typer.Option(None, help="SQLAlchemy URL of the store"),
+) -> None:
+    """Show campaigns, or the rounds of one campaign."""
+    from loop.console import rounds_table
+
+    db = _store(store)
+    if campaign is None:
+        names = db.campaign_names()
+        if not names:
+            console.print("no campaigns yet")
+        for name in names:
+            rec = db.campaign(name)
+            console.print(f"{name}: {rec['status']}, {db.count_measurements(name)} measurements, "
+                          f"{len(db.rounds(name))} rounds started")
+        return
+    if db.campaign(campaign) is None:
+        console.print(f"[red]no campaign '{campaign}' in {db.url}[/]")
+        raise typer.Exit(1)
+    console.print(rounds_table(campaign, db.rounds(campaign)))
+    states: dict[str, int] = {}
+    for e in db.experiments(campaign):
+        states[e.state] = states.get(e.state, 0) + 1
+    console.print("experiments: " + ", ".join(f"{k} {v}" for k, v in sorted(states.items())))
+    rejected = db.rejected(campaign)
+    if rejected:
+        console.print(f"{len(rejected)} rejected inputs, last: {rejected[-1]['reason']}")
+
+
+@app.command()
+def approve(
+    campaign: str = typer.Argument(..., help="campaign name"),
+    store: Optional[str] = typer.Option(None, help="SQLAlchemy URL of the store"),
+) -> None:
+    """Approve every proposed experiment of a campaign (for `approval: manual`)."""
+    db = _store(store)
+    ids = [e.id for e in db.experiments(campaign, states=["proposed"])]
+    db.set_state(ids, "approved")
+    console.print(f"approved {len(ids)} experiments; run the campaign again to dispatch them")
+
+
+@app.command()
+def report(
+    campaign: str = typer.Argument(..., help="campaign name"),
+    out: Optional[Path] = typer.Option(None, help="HTML file to write"),
+    store: Optional[str] = typer.Option(None, help="SQLAlchemy URL of the store"),
+) -> None:
+    """Write a campaign's HTML report."""
+    from loop.report import write_report
+
+    path = out or state_dir() / "reports" / f"{campaign}.html"
+    console.print(f"report: {write_report(_store(store), campaign, path)}")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,45 @@
+"""Build a campaign's lab adapter and its reference answers from the spec."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from adapters import LabAdapter, make_adapter
+from loop.datasets import resolve
+from loop.features import read_gene_list
+from loop.spec import CampaignSpec, GeneDesign
+
+
+def lookup_table(spec: CampaignSpec, base_dir: Path | None) -> dict[str, float]:
+    """Map candidate id -> published value, for a simulated lab."""
+    path = resolve(spec.lab.table, base_dir)
+    frame = pd.read_csv(path)
+    for col in (spec.lab.id_column, spec.lab.value_column):
+        if col not in frame.columns:
+            raise ValueError(f"{path}: no column '{col}' (has {list(frame.columns)})")
+    prefix = spec.design_space.prefix if isinstance(spec.design_space, GeneDesign) else ""
+    frame = frame.dropna(subset=[spec.lab.value_column]).drop_duplicates(spec.lab.id_column)
+    return {f"{prefix}{k}": float(v) for k, v in
+            zip(frame[spec.lab.id_column].astype(str), frame[spec.lab.value_column])}
+
+
+def build_lab(spec: CampaignSpec, base_dir: Path | None, state_dir: Path) -> LabAdapter:
+    """Create the lab adapter a spec names (the simulated one persists its jobs)."""
+    if spec.lab.kind == "simulated":
+        settings = {"seed": spec.seed, **spec.lab.settings}
+        return make_adapter("simulated", lookup=lookup_table(spec, base_dir),
+                            state_path=str(Path(state_dir) / "lab.json"), **settings)
+    return make_adapter(spec.lab.kind, **spec.lab.settings)
+
+
+def reference_hits(spec: CampaignSpec, base_dir: Path | None, ids: list[str]) -> set[str] | None:
+    """Return the known hits (as candidate ids) of a simulated campaign, if given."""
+    if not spec.reference.hits:
+        return None
+    genes = read_gene_list(resolve(spec.reference.hits, base_dir))
+    prefix = spec.design_space.prefix if isinstance(spec.design_space, GeneDesign) else ""
+    wanted = {f"{prefix}{g}" for g in genes} | genes
+    upper = {cid.upper(): cid for cid in ids}
+    return {upper[w.upper()] for w in wanted if w.upper() in upper}
