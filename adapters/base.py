@@ -9,10 +9,11 @@ run yet. Nothing here imports the rest of loopwell.
 
 from __future__ import annotations
 
+from collections import Counter
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class _Frozen(BaseModel):
@@ -34,8 +35,18 @@ class BatchRequest(_Frozen):
     round: int = Field(ge=0)
     experiments: list[ExperimentRequest] = Field(min_length=1)
 
+    @model_validator(mode="after")
+    def _check_unique_ids(self) -> BatchRequest:
+        counts = Counter(e.experiment_id for e in self.experiments)
+        repeated = sorted(i for i, n in counts.items() if n > 1)
+        if repeated:
+            raise ValueError(f"experiment ids repeated within the batch: {repeated}")
+        return self
+
 
 class JobStatus(StrEnum):
+    """Where a job is: queued, running, or over (done, failed, cancelled)."""
+
     QUEUED = "queued"
     RUNNING = "running"
     DONE = "done"
@@ -60,6 +71,8 @@ class JobProgress(_Frozen):
 
 
 class ResultStatus(StrEnum):
+    """Whether one experiment gave a value (ok) or not (failed, with an error)."""
+
     OK = "ok"
     FAILED = "failed"
 

@@ -1,0 +1,57 @@
+"""Fixtures for the adapters tests: a lookup table, a fake clock, batches."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from adapters import BatchRequest, ExperimentRequest
+
+# A handful of real screen-style readouts (candidate id -> value measured).
+LOOKUP = {
+    "KO:ZAP70": -2.31,
+    "KO:LCP2": -1.87,
+    "KO:CD247": -1.52,
+    "KO:CBLB": 1.94,
+    "KO:CD5": 0.88,
+    "KO:AAVS1": 0.02,
+}
+
+
+class FakeClock:
+    """A clock that moves only when told."""
+
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def lookup() -> dict[str, float]:
+    return dict(LOOKUP)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def make_batch() -> Callable[..., BatchRequest]:
+    """Return a maker of batches: `make_batch(["KO:ZAP70", ...], round=0)`."""
+
+    def make(candidates: list[str], *, round: int = 0, campaign: str = "ifng",
+             prefix: str | None = None) -> BatchRequest:
+        prefix = prefix if prefix is not None else f"{campaign}-r{round}"
+        return BatchRequest(campaign=campaign, round=round, experiments=[
+            ExperimentRequest(experiment_id=f"{prefix}-{i:03d}", candidate_id=c)
+            for i, c in enumerate(candidates)
+        ])
+
+    return make
