@@ -1,0 +1,129 @@
+"""End-to-end campaigns on the real Scharenberg screen."""
+
+import math
+
+import pytest
+
+from adapters import SimulatedLab
+from loop.campaign import Campaign
+from loop.lab import lookup_table
+from loop.flows import run_campaign
+from loop.store import SqlStore
+
+
+class Interrupt(Exception):
+    pass
+
+
+def _campaign(spec, tmp_path, hook=None, compute="local", lab=None):
+    store = SqlStore(f"sqlite:///{tmp_path / 'store.db'}")
+    return Campaign(spec, store, state_dir=tmp_path / "state", compute=compute, hook=hook,
+                    lab=lab)
+
+
+def _values(campaign):
+    return sorted((m.candidate_id, m.replicate, m.value)
+                  for m in campaign.store.measurements(campaign.spec.name))
+
+
+def test_a_campaign_runs_to_the_end_and_finds_more_hits_than_random(make_spec, tmp_path):
+    campaign = _campaign(make_spec(), tmp_path)
+    assert campaign.run() == "done"
+    rounds = campaign.store.rounds("scharenberg-test")
+    assert [r["status"] for r in rounds] == ["done"] * 3
+    assert rounds[-1]["info"]["n_measured"] == 96
+    # the simulated lab answers with the published score of each knockout
+    published = lookup_table(campaign.spec, None)
+    assert all(value == published[cid] for cid, _, value in _values(campaign))
+    # 53 hits in 1,061 genes: random finds 96 * 53 / 1061 = 4.8 on average
+    assert rounds[-1]["info"]["hits_found"] > 8
+    later = rounds[1]["info"]
+    assert later["strategy"] == "ucb" and 0.0 <= later["coverage90"] <= 1.0
+    assert math.isfinite(later["nll"])
+    # every proposal is explained
+    guided = campaign.store.experiments("scharenberg-test", round=1)
+    assert all(e.predicted_sd is not None and e.predicted_sd > 0 for e in guided)
+
+
+def test_resume_after_an_interruption_loses_and_repeats_nothing(make_spec, tmp_path):
+    spec = make_spec()
+    reference = _campaign(spec, tmp_path / "a")
+    reference.run()
+
+    def crash_after_dispatch(step, r, info):
+        if step == "dispatch" and r == 1:
+            raise Interrupt
+
+    interrupted = _campaign(spec, tmp_path / "b", hook=crash_after_dispatch)
+    with pytest.raises(Interrupt):
+        interrupted.run()
+    assert interrupted.store.count_measurements(spec.name) == 32
+    resumed = _campaign(spec, tmp_path / "b")
+    assert resumed.next_round() == 1
+    assert resumed.run() == "done"
+    assert _values(resumed) == _values(reference)
+    # the lab was asked once for each experiment, never twice
+    assert resumed.lab.n_submitted == 96
+    assert len(set(resumed.lab.submitted_ids())) == 96
+
+
+def test_bad_results_are_quarantined_and_the_campaign_goes_on(make_spec, tmp_path):
+    campaign = _campaign(make_spec(budget={"rounds": 2, "batch_size": 16}), tmp_path)
+    campaign.store.start_round(campaign.spec.name, 0)
+    (first, *_) = campaign.propose(0)
+    campaign.approve(0)
+    campaign.dispatch(0)
+    report = campaign.ingest([
+        {"experiment_id": "never-asked", "value": 1.0},
+        {"experiment_id": first.id, "value": float("nan")},
+        {"experiment_id": first.id, "candidate_id": "KO:OTHER", "value": 1.0},
+        {"experiment_id": first.id, "value": "not a number"},
+    ])
+    assert len(report.rejected) == 4
+    reasons = [r["reason"] for r in campaign.store.rejected(campaign.spec.name)]
+    assert "never asked" in reasons[0]
+    assert "not a finite number" in reasons[1]
+    assert "KO:OTHER" in reasons[2]
+    assert "malformed" in reasons[3]
+    assert campaign.store.count_measurements(campaign.spec.name) == 0
+    assert campaign.run() == "done"
+    assert campaign.store.count_measurements(campaign.spec.name) == 32
+
+
+def test_an_unknown_candidate_fails_in_the_lab_and_the_campaign_goes_on(make_spec, tmp_path):
+    spec = make_spec(budget={"rounds": 2, "batch_size": 16})
+    published = lookup_table(spec, None)
+    missing = next(iter(published))
+    del published[missing]  # the lab never measured this gene
+    lab = SimulatedLab(published, state_path=tmp_path / "lab.json")
+    campaign = _campaign(spec, tmp_path, lab=lab)
+    from adapters import BatchRequest, ExperimentRequest
+    from loop.store import Experiment
+
+    exp = Experiment(id="probe", campaign=campaign.spec.name, round=0,
+                     candidate_id=missing, state="approved")
+    campaign.store.add_experiments([exp])
+    job = campaign.lab.submit(BatchRequest(campaign=campaign.spec.name, round=0, experiments=[
+        ExperimentRequest(experiment_id="probe", candidate_id=missing)])).job_id
+    campaign.store.set_state(["probe"], "dispatched", job_id=job)
+    campaign.ingest(campaign.lab.collect(job))
+    probe = campaign.store.experiment("probe")
+    assert probe.state == "failed" and "unknown candidate" in probe.note
+    assert campaign.run() == "done"
+
+
+@pytest.mark.slow
+def test_the_flow_runs_on_ray_and_prefect_records_it(make_spec, tmp_path, ray_session,
+                                                    prefect_harness):
+    from loop.flows import flow_runs
+
+    spec = make_spec(name="scharenberg-flow", budget={"rounds": 2, "batch_size": 16},
+                     instrument={"kind": "ensemble"}, strategy={"name": "thompson"})
+    campaign = _campaign(spec, tmp_path, compute="ray")
+    try:
+        assert run_campaign(campaign) == "done"
+    finally:
+        campaign.close()
+    assert campaign.store.count_measurements(spec.name) == 32
+    runs = flow_runs(spec.name)
+    assert runs and runs[0]["state"] == "Completed"

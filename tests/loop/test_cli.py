@@ -1,0 +1,28 @@
+import subprocess
+import sys
+
+from typer.testing import CliRunner
+
+from loop.cli import app
+
+
+def test_importing_the_cli_does_not_import_torch():
+    code = "import sys, loop.cli; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_a_bad_campaign_file_exits_with_the_field_named(tmp_path):
+    spec = tmp_path / "c.yaml"
+    spec.write_text("name: x\ndesign_space: {kind: genes, table: t.csv}\nlab: {kind: robot}\n")
+    result = CliRunner().invoke(app, ["run", str(spec), "--store", f"sqlite:///{tmp_path}/s.db"])
+    assert result.exit_code == 2
+    assert "lab.kind" in result.output
+
+
+def test_status_lists_campaigns_and_rejects_unknown_ones(tmp_path):
+    url = f"sqlite:///{tmp_path}/s.db"
+    result = CliRunner().invoke(app, ["status", "--store", url])
+    assert result.exit_code == 0 and "no campaigns" in result.output
+    result = CliRunner().invoke(app, ["status", "nope", "--store", url])
+    assert result.exit_code == 1 and "no campaign 'nope'" in result.output
