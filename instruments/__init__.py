@@ -1,0 +1,22 @@
+"""Virtual instruments: surrogate models with calibrated uncertainty, on tensors only."""
+
+from instruments.actor import InstrumentHost, remote_host
+from instruments.base import Instrument, InstrumentBase, InstrumentError
+from instruments.calibration import gaussian_nll, interval_coverage, predict_mean_sd
+from instruments.ensemble import DeepEnsemble
+from instruments.gp import GPInstrument
+from instruments.registry import make_instrument
+
+__all__ = [
+    "DeepEnsemble",
+    "GPInstrument",
+    "Instrument",
+    "InstrumentBase",
+    "InstrumentError",
+    "InstrumentHost",
+    "gaussian_nll",
+    "interval_coverage",
+    "make_instrument",
+    "predict_mean_sd",
+    "remote_host",
+]
