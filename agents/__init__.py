@@ -1,0 +1,30 @@
+"""Agents: turn instruments' posteriors into the next batch of experiments.
+
+`propose(model, candidates, q, pending) -> indices`, pure per seed. Strategies
+are built by name (`make_strategy("ucb", beta=4.0)`); every proposal can be
+explained (`explain(model, candidates, indices)`).
+"""
+
+from agents.base import Strategy, StrategyBase, StrategyError, validate_request
+from agents.explain import explain
+from agents.greedy import EIStrategy, GreedyStrategy, UCBStrategy, UncertaintyStrategy
+from agents.random import RandomStrategy
+from agents.registry import make_strategy, register_strategy, strategy_names
+from agents.thompson import ThompsonStrategy
+
+__all__ = [
+    "EIStrategy",
+    "GreedyStrategy",
+    "RandomStrategy",
+    "Strategy",
+    "StrategyBase",
+    "StrategyError",
+    "ThompsonStrategy",
+    "UCBStrategy",
+    "UncertaintyStrategy",
+    "explain",
+    "make_strategy",
+    "register_strategy",
+    "strategy_names",
+    "validate_request",
+]

@@ -1,0 +1,36 @@
+"""Explanations: what the model believed about each proposed candidate."""
+
+from __future__ import annotations
+
+import torch
+from botorch.models.model import Model
+from torch import Tensor
+
+from agents.base import StrategyError
+from agents.pool import MAX_BATCH_SIZE, pool_moments
+
+
+def explain(model: Model, candidates: Tensor, indices: Tensor,
+            max_batch_size: int = MAX_BATCH_SIZE) -> dict[str, Tensor]:
+    """Return the posterior mean and sd of the proposed candidates.
+
+    Args:
+        model: the instrument the proposal was made with.
+        candidates: `n x d` features the indices point into.
+        indices: `q`-dim long tensor of row indices.
+        max_batch_size: points per `model.posterior` call.
+
+    Returns:
+        `{"mean": q-dim, "sd": q-dim}` float64 tensors of the latent function,
+        before any fantasy (what the model believed when proposing).
+    """
+    if indices.dim() != 1 or indices.dtype != torch.long:
+        raise StrategyError(f"indices must be a 1-dim long tensor, got {indices.dtype} "
+                            f"of shape {tuple(indices.shape)}")
+    if indices.numel() == 0:
+        empty = torch.zeros(0, dtype=torch.float64)
+        return {"mean": empty, "sd": empty.clone()}
+    if int(indices.min()) < 0 or int(indices.max()) >= candidates.shape[0]:
+        raise StrategyError(f"indices out of range for {candidates.shape[0]} candidates")
+    mean, variance = pool_moments(model, candidates[indices], max_batch_size)
+    return {"mean": mean, "sd": variance.sqrt()}
