@@ -51,11 +51,13 @@ def flow_runs(name: str | None = None) -> list[dict[str, Any]]:
 
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowFilter, FlowFilterName
+    from prefect.client.schemas.sorting import FlowRunSort
 
     async def _read():
         async with get_client() as client:
             runs = await client.read_flow_runs(
-                flow_filter=FlowFilter(name=FlowFilterName(any_=["loopwell-campaign"])))
+                flow_filter=FlowFilter(name=FlowFilterName(any_=["loopwell-campaign"])),
+                sort=FlowRunSort.START_TIME_DESC, limit=200)
         return [{"name": r.name, "state": r.state_name, "id": str(r.id),
                  "start": r.start_time} for r in runs if name is None or r.name == name]
 

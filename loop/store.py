@@ -12,12 +12,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any, Iterable
 
 from sqlalchemy import (
     Column, DateTime, Float, ForeignKey, Integer, MetaData, String, Table, Text,
     UniqueConstraint, create_engine, func, select, update,
 )
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 
 from loop.base import EXPERIMENT_STATES, TRANSITIONS, StoreError
@@ -107,6 +109,9 @@ class SqlStore:
         kwargs: dict[str, Any] = {"future": True}
         if url.startswith("sqlite"):
             kwargs["connect_args"] = {"timeout": 30}
+            database = make_url(url).database
+            if database and database != ":memory:":
+                Path(database).parent.mkdir(parents=True, exist_ok=True)
         self.engine = create_engine(url, **kwargs)
         metadata.create_all(self.engine)
 
