@@ -98,7 +98,7 @@ class Campaign:
     def fit(self, r: int) -> dict[str, Any]:
         """Fit the instrument to everything measured so far (nothing before round 1)."""
         X, Y, _ = self.training_data()
-        if r == 0 or len(Y) < 2:
+        if r == 0 or len(Y) < 2 or self.spec.strategy.name == "random":
             return {"fit_s": 0.0, "n_train": int(len(Y))}
         import torch
 
@@ -121,8 +121,9 @@ class Campaign:
         pending_rows = [self._index[e.candidate_id] for e in
                         self.store.experiments(self.spec.name, states=PENDING_STATES)]
         _, Y, _ = self.training_data()
-        use_model = r > 0 and len(Y) >= 2
-        name = self.spec.strategy.name if use_model else self.spec.budget.initial_strategy
+        use_model = r > 0 and len(Y) >= 2 and self.spec.strategy.name != "random"
+        name = self.spec.strategy.name if use_model else (
+            self.spec.budget.initial_strategy if r == 0 else "random")
         options = self.spec.strategy.options if use_model else {}
         seed = self.spec.seed * 100_003 + r
         t0 = time.perf_counter()
@@ -313,6 +314,10 @@ class _LocalHost:
 
         return self._host.call(propose_batch, name, options, candidates, pending, q, seed)
 
+    def predict(self, X) -> tuple[Any, Any]:
+        """Return the predictive mean and sd (with observation noise) over `X` (`n x d`)."""
+        return self._host.predict(X, observation_noise=True)
+
     def close(self) -> None:
         pass
 
@@ -331,6 +336,11 @@ class _RayHost(_LocalHost):
 
         return ray.get(self._host.call.remote(
             propose_batch, name, options, candidates, pending, q, seed))
+
+    def predict(self, X) -> tuple[Any, Any]:
+        import ray
+
+        return ray.get(self._host.predict.remote(X, observation_noise=True))
 
     def close(self) -> None:
         import ray

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import time
 from pathlib import Path
 from typing import Optional
@@ -13,7 +15,16 @@ from loop.settings import configure_environment, default_store_url, state_dir
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Active-learning campaigns for biology labs.")
-console = Console()
+console = Console(width=None if sys.stdout.isatty() else 150)
+
+
+def _add_bench() -> None:
+    from loop.bench.cli import bench_app
+
+    app.add_typer(bench_app, name="bench")
+
+
+_add_bench()
 DEMO_SPEC = Path(__file__).parent / "examples" / "ifng_demo.yaml"
 
 

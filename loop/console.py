@@ -65,8 +65,8 @@ def round_table(r: int, info: dict[str, Any], total_rounds: int | None = None) -
     """Render one round's figures."""
     title = f"round {r + 1}/{total_rounds}" if total_rounds else f"round {r}"
     table = Table(title=title, show_header=True, header_style="bold")
-    for col in ("strategy", "measured", "hits found", "hit ratio", "fit s", "propose s",
-                "90% PI coverage", "NLL"):
+    for col in ("strategy", "measured", "hits", "hit ratio", "fit s", "propose s",
+                "cov90", "NLL"):
         table.add_column(col, justify="right")
     table.add_row(
         _fmt(info.get("strategy")), _fmt(info.get("n_measured")),

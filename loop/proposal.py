@@ -26,7 +26,8 @@ def propose_batch(model, name: str, options: dict[str, Any], candidates: np.ndar
     """
     import torch
 
-    from agents import explain, make_strategy
+    from agents import make_strategy
+    from instruments import predict_mean_sd
 
     X = torch.as_tensor(candidates, dtype=torch.float64)
     P = torch.as_tensor(pending, dtype=torch.float64) if len(pending) else None
@@ -34,6 +35,8 @@ def propose_batch(model, name: str, options: dict[str, Any], candidates: np.ndar
     t0 = time.perf_counter()
     indices = strategy.propose(model, X, q, P, seed=seed)
     seconds = time.perf_counter() - t0
-    why = explain(model, X, indices)
-    return {"indices": indices.cpu().numpy(), "mean": why["mean"].cpu().numpy(),
-            "sd": why["sd"].cpu().numpy(), "seconds": seconds}
+    # predictive distribution of a measurement (observation noise included), so that
+    # the calibration figures compare like with like
+    mean, sd = predict_mean_sd(model, X[indices], observation_noise=True)
+    return {"indices": indices.cpu().numpy(), "mean": mean.cpu().numpy(),
+            "sd": sd.cpu().numpy(), "seconds": seconds}

@@ -1,0 +1,86 @@
+"""`loopwell bench ...`: benchmarks on real published data."""
+
+from __future__ import annotations
+
+import sys
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks on real published data.")
+console = Console(width=None if sys.stdout.isatty() else 150)
+
+DEFAULT_ARMS = ["gp:ucb", "gp:thompson", "ensemble:ucb", "random"]
+
+
+@bench_app.command("screen")
+def screen(
+    screen: List[str] = typer.Option(["IFNG", "IL2"], help="screens of the shared data"),
+    table: Optional[Path] = typer.Option(None, help="another screen: a Gene,Score CSV"),
+    hits: Optional[Path] = typer.Option(None, help="its hit list (.npy or text list of genes)"),
+    name: str = typer.Option("custom", help="name of that screen in the outputs"),
+    arm: List[str] = typer.Option(DEFAULT_ARMS, help="INSTRUMENT:STRATEGY or random"),
+    seeds: int = typer.Option(10, help="seeds per arm (0..seeds-1)"),
+    rounds: int = typer.Option(5),
+    batch_size: Optional[int] = typer.Option(None, help="default: 128, or 32 under 2,000 genes"),
+    workers: int = typer.Option(2, help="parallel worker processes"),
+    calibration: bool = typer.Option(True, help="score intervals on the unmeasured genes"),
+    out: Path = typer.Option(Path("benchmarks/results"), help="folder for CSV and PNG"),
+) -> None:
+    """Run the 5 x 128 screen protocol and print hit ratios beside the published ones."""
+    from loop.bench.screen import PUBLISHED, SCREENS, parse_arm, run_benchmark, summarise, write_outputs
+    from loop.settings import configure_environment, state_dir
+
+    configure_environment()
+    screens = {}
+    if table is not None:
+        if hits is None:
+            raise typer.BadParameter("--table needs --hits")
+        screens[name] = (str(table.resolve()), str(hits.resolve()))
+    else:
+        for s in screen:
+            if s not in SCREENS:
+                raise typer.BadParameter(f"unknown screen '{s}'; known: {', '.join(SCREENS)}")
+            screens[s] = SCREENS[s]
+    arms = [parse_arm(a) for a in arm]
+    n_runs = len(screens) * len(arms) * seeds
+    console.print(f"{n_runs} campaigns: screens {list(screens)}, arms {[a.label for a in arms]}, "
+                  f"{seeds} seeds, {rounds} rounds, {workers} workers")
+    done = [0]
+
+    def progress(result):
+        done[0] += 1
+        last = result[-1]
+        console.print(f"[{done[0]}/{n_runs}] {last['screen']} {last['arm']} seed {last['seed']}: "
+                      f"hit ratio {last['hit_ratio']:.3f}")
+
+    rows = run_benchmark(screens, arms, list(range(seeds)), rounds=rounds,
+                         batch_size=batch_size, workers=workers, state_dir=state_dir(),
+                         calibration=calibration, on_result=progress)
+    paths = write_outputs(rows, out)
+    console.print(summary_table(summarise(rows), PUBLISHED))
+    for key, path in paths.items():
+        console.print(f"{key}: {path}")
+
+
+def summary_table(summary, published) -> Table:
+    """Render measured rows beside the published ones."""
+    table = Table(title="hit ratio after all rounds (mean ± sd over seeds)", header_style="bold")
+    for col in ("screen", "method", "hit ratio", "seeds", "fit+propose s/round (mean, max)",
+                "90% PI coverage (unmeasured)", "NLL"):
+        table.add_column(col, justify="right")
+    for screen in sorted({s["screen"] for s in summary}):
+        for label, value in published.get(screen, []):
+            table.add_row(screen, label, value, "published", "", "", "")
+        for s in (x for x in summary if x["screen"] == screen):
+            cov = "-" if s["pool_coverage90"] is None else f"{s['pool_coverage90']:.2f}"
+            nll = "-" if s["pool_nll"] is None else f"{s['pool_nll']:.2f}"
+            table.add_row(screen, f"loopwell {s['arm']}",
+                          f"{s['hit_ratio_mean']:.3f} ± {s['hit_ratio_sd']:.3f}",
+                          str(s["n_seeds"]), f"{s['round_s_mean']:.1f}, {s['round_s_max']:.1f}",
+                          cov, nll)
+    return table
