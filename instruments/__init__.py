@@ -5,9 +5,11 @@ from instruments.base import Instrument, InstrumentBase, InstrumentError
 from instruments.calibration import gaussian_nll, interval_coverage, predict_mean_sd
 from instruments.ensemble import DeepEnsemble
 from instruments.gp import GPInstrument
+from instruments.linear import BlockLinearGP
 from instruments.registry import make_instrument
 
 __all__ = [
+    "BlockLinearGP",
     "DeepEnsemble",
     "GPInstrument",
     "Instrument",

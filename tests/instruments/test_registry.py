@@ -31,7 +31,8 @@ def test_duplicate_name_is_refused():
 
 def test_public_face_matches_all():
     exported = {name for name in dir(instruments) if not name.startswith("_")}
-    modules = {"actor", "base", "calibration", "checkpoint", "ensemble", "gp", "registry", "testing"}
+    modules = {"actor", "base", "calibration", "checkpoint", "ensemble", "gp", "linear", "registry",
+               "testing"}
     assert set(instruments.__all__) == exported - modules
     for name in instruments.__all__:
         assert getattr(instruments, name) is not None

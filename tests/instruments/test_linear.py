@@ -1,0 +1,68 @@
+import pytest
+import torch
+from botorch.acquisition import LogExpectedImprovement, UpperConfidenceBound
+
+from instruments import BlockLinearGP, InstrumentError, InstrumentHost, make_instrument
+from instruments.calibration import interval_coverage, predict_mean_sd
+
+
+def _membership(n=3000, d=300, seed=0):
+    """Sparse 0/1 'gene x set' features, an indicator block, and a response."""
+    g = torch.Generator().manual_seed(seed)
+    A = (torch.rand(n, d, generator=g) < 0.02).double()
+    flag = (torch.rand(n, 1, generator=g) < 0.05).double()
+    X = torch.cat([A, flag], dim=1)
+    w = torch.randn(d, generator=g, dtype=torch.float64)
+    f = A @ w + 3.0 * flag.squeeze(-1)
+    Y = (f + 0.3 * torch.randn(n, generator=g, dtype=torch.float64))[:, None]
+    return X, Y, f
+
+
+def test_learns_block_scales_and_predicts_held_out_points():
+    X, Y, f = _membership()
+    model = BlockLinearGP(blocks=[[0, 300], [300, 301]]).fit(X[:600], Y[:600])
+    mean, sd = predict_mean_sd(model, X[600:], observation_noise=True)
+    held_out_mse = ((mean - Y[600:, 0]) ** 2).mean()
+    assert held_out_mse < 0.6 * Y[600:, 0].var()
+    assert 0.8 <= interval_coverage(mean, sd, Y[600:, 0], level=0.9) <= 0.97
+    # the flag block carries a large effect: its scale must be learned as such
+    assert model.block_scales[1] > model.block_scales[0]
+
+
+def test_pool_moments_and_samples_agree_with_the_posterior():
+    X, Y, _ = _membership(n=800)
+    model = make_instrument("linear", blocks=[[0, 300], [300, 301]]).fit(X[:200], Y[:200])
+    mean, var = model.predict_moments(X)
+    posterior = model.posterior(X[:50])
+    assert torch.allclose(posterior.mean.squeeze(-1), mean[:50])
+    assert torch.allclose(posterior.variance.squeeze(-1), var[:50])
+    samples = model.sample_pool(X, 2000, seed=1)
+    assert samples.shape == (2000, 800)
+    assert torch.allclose(samples.var(0) / var, torch.ones(800, dtype=torch.float64), atol=0.15)
+    assert torch.equal(samples, model.sample_pool(X, 2000, seed=1))
+
+
+def test_botorch_acquisition_works_on_it():
+    X, Y, _ = _membership(n=500)
+    model = BlockLinearGP().fit(X[:100], Y[:100])
+    assert UpperConfidenceBound(model, beta=0.25)(X[:7, None, :]).shape == (7,)
+    assert LogExpectedImprovement(model, best_f=Y.max())(X[:7, None, :]).shape == (7,)
+
+
+def test_bad_blocks_and_unfitted_use_are_refused():
+    X, Y, _ = _membership(n=100)
+    with pytest.raises(ValueError, match="outside"):
+        BlockLinearGP(blocks=[[0, 999]]).fit(X, Y)
+    with pytest.raises(InstrumentError, match="not fitted"):
+        BlockLinearGP().posterior(X[:3])
+
+
+def test_host_checkpoint_restores_identical_predictions(tmp_path):
+    X, Y, _ = _membership(n=400)
+    options = {"blocks": [[0, 300], [300, 301]]}
+    host = InstrumentHost("linear", options, str(tmp_path))
+    host.fit(X[:100], Y[:100])
+    again = InstrumentHost("linear", options, str(tmp_path))
+    assert again.is_fitted
+    for a, b in zip(host.predict(X[100:]), again.predict(X[100:])):
+        assert torch.allclose(a, b)
