@@ -24,8 +24,10 @@ from adapters import (
 from loop.base import PENDING_STATES
 from loop.design import DesignSpace, build_design_space
 from loop.lab import build_lab, reference_hits
-from loop.objective import hit_threshold, to_target
-from loop.spec import CampaignSpec
+from loop.objective import (
+    hit_threshold, pareto_front, robust_scale, scalarised_target, to_target,
+)
+from loop.spec import CampaignSpec, initial_strategy, instrument_kind
 from loop.store import Experiment, SqlStore
 
 #: called as hook(step, round_index, info) after each step; used for progress and tests
@@ -71,12 +73,15 @@ class Campaign:
         if self._host is None:
             from instruments import InstrumentHost, remote_host
 
+            kind = instrument_kind(self.spec)
             opts = {"seed": self.spec.seed, **self.spec.instrument.options}
+            if self.design.blocks and "blocks" in _init_params(kind) and "blocks" not in opts:
+                opts["blocks"] = [[a, b] for _, a, b in self.design.blocks]
             ckpt = str(self.state_dir / "instrument")
             if self.compute == "ray":
-                self._host = _RayHost(remote_host(self.spec.instrument.kind, opts, ckpt))
+                self._host = _RayHost(remote_host(kind, opts, ckpt))
             else:
-                self._host = _LocalHost(InstrumentHost(self.spec.instrument.kind, opts, ckpt))
+                self._host = _LocalHost(InstrumentHost(kind, opts, ckpt))
         return self._host
 
     def close(self) -> None:
@@ -92,7 +97,39 @@ class Campaign:
         ids = [cid for cid in by_candidate if cid in self._index]
         rows = [self._index[cid] for cid in ids]
         values = np.array([np.mean(by_candidate[cid]) for cid in ids], dtype=np.float64)
-        return self.design.X[rows], to_target(self.spec.objective, values), ids
+        target = scalarised_target(self.spec.objective, values, rows, self.design.attributes,
+                                   seed=self.spec.seed * 1_000_003 + len(ids),
+                                   scale=self.target_scale())
+        return self.design.X[rows], target, ids
+
+    def pareto(self) -> list[dict[str, Any]]:
+        """Return the measured candidates on the Pareto front (readout vs secondary objectives)."""
+        by_candidate: dict[str, list[float]] = {}
+        for m in self.store.measurements(self.spec.name):
+            by_candidate.setdefault(m.candidate_id, []).append(m.value)
+        ids = [cid for cid in by_candidate if cid in self._index]
+        rows = [self._index[cid] for cid in ids]
+        values = np.array([np.mean(by_candidate[cid]) for cid in ids], dtype=np.float64)
+        if not ids:
+            return []
+        keep = pareto_front(self.spec.objective, values, rows, self.design.attributes)
+        names = [s.attribute for s in self.spec.objective.secondary]
+        return [{"id": ids[k], "value": float(values[k]),
+                 **{a: float(self.design.attributes[a][rows[k]]) for a in names}} for k in keep]
+
+    def target_scale(self) -> float | None:
+        """Return the scale of a `log` target transform: fixed by round 0's measurements."""
+        if self.spec.objective.transform != "log":
+            return None
+        first = [m.value for m in self.store.measurements(self.spec.name)
+                 if m.experiment_id.startswith(f"{self.spec.name}-r0-")]
+        if not first:
+            return None
+        return robust_scale(to_target(self.spec.objective, np.array(first)))
+
+    def target(self, values: np.ndarray) -> np.ndarray:
+        """Map raw readouts to the scale the instrument is trained on."""
+        return to_target(self.spec.objective, values, self.target_scale())
 
     # -- the steps of a round ---------------------------------------------
     def fit(self, r: int) -> dict[str, Any]:
@@ -123,7 +160,7 @@ class Campaign:
         _, Y, _ = self.training_data()
         use_model = r > 0 and len(Y) >= 2 and self.spec.strategy.name != "random"
         name = self.spec.strategy.name if use_model else (
-            self.spec.budget.initial_strategy if r == 0 else "random")
+            initial_strategy(self.spec) if r == 0 else "random")
         options = self.spec.strategy.options if use_model else {}
         seed = self.spec.seed * 100_003 + r
         t0 = time.perf_counter()
@@ -131,7 +168,7 @@ class Campaign:
             out = self.host.propose(name, options, self.design.X[free],
                                     self.design.X[pending_rows], q, seed)
         else:
-            out = _propose_without_model(name, len(free), q, seed)
+            out = _propose_without_model(name, self._prior_flags(free), q, seed)
         seconds = time.perf_counter() - t0
         chosen = [free[int(i)] for i in out["indices"]]
         mean, sd = out.get("mean"), out.get("sd")
@@ -144,10 +181,17 @@ class Campaign:
         ]
         self.store.add_experiments(items)
         self.store.update_round(self.spec.name, r, {
-            "strategy": name, "instrument": self.spec.instrument.kind if use_model else None,
+            "strategy": name, "instrument": instrument_kind(self.spec) if use_model else None,
             "propose_s": seconds, "n_proposed": len(items), "n_pending": len(pending_rows)})
         self.hook("propose", r, {"propose_s": seconds, "n": len(items)})
         return self.store.experiments(self.spec.name, round=r)
+
+    def _prior_flags(self, rows: list[int]) -> np.ndarray:
+        """Return the `is_essential` feature of `rows` (all False without one)."""
+        if "is_essential" not in self.design.feature_names:
+            return np.zeros(len(rows), dtype=bool)
+        col = self.design.feature_names.index("is_essential")
+        return self.design.X[rows, col] > 0
 
     def approve(self, r: int) -> int:
         """Approve round `r`'s proposed experiments; return how many."""
@@ -249,9 +293,11 @@ class Campaign:
             out.update(hits_found=found, n_hits=len(self.hits),
                        hit_ratio=found / max(len(self.hits), 1))
         elif (t := hit_threshold(self.spec.objective, None)) is not None:
-            _, Y, _ = self.training_data()
-            out.update(hits_found=int((Y >= t).sum()))
-        out.update(_calibration(self.store, self.spec, r))
+            values = np.array([m.value for m in self.store.measurements(self.spec.name)])
+            out.update(hits_found=int((to_target(self.spec.objective, values) >= t).sum()))
+        out.update(_calibration(self.store, self.spec, r, self.target_scale()))
+        if self.spec.objective.secondary or self.spec.objective.constraints:
+            out["pareto"] = self.pareto()
         return out
 
     # -- the whole campaign -------------------------------------------------
@@ -348,12 +394,33 @@ class _RayHost(_LocalHost):
         ray.kill(self._host)
 
 
-def _propose_without_model(name: str, n: int, q: int, seed: int) -> dict[str, Any]:
-    """Choose the first batch, before any data: uniformly at random."""
-    if name != "random":
-        raise ValueError(f"initial_strategy must be 'random' (got '{name}'): no model yet")
+def _init_params(kind: str) -> set[str]:
+    import inspect
+
+    from instruments.registry import instrument_class
+
+    return set(inspect.signature(instrument_class(kind)).parameters)
+
+
+def _propose_without_model(name: str, flags: np.ndarray, q: int, seed: int) -> dict[str, Any]:
+    """Choose a batch without a model: at random, or flagged candidates first.
+
+    Args:
+        name: `random`, or `essential` (candidates whose prior flag is set first,
+            at random, then the rest at random).
+        flags: `n` booleans, the prior flag of each free candidate.
+    """
     rng = np.random.default_rng(seed)
-    return {"indices": rng.choice(n, size=q, replace=False)}
+    n = len(flags)
+    if name == "random":
+        return {"indices": rng.choice(n, size=q, replace=False)}
+    if name != "essential":
+        raise ValueError(f"no model yet: strategy must be 'random' or 'essential', got '{name}'")
+    first = np.flatnonzero(flags)
+    first = rng.permutation(first)[:q]
+    rest = np.setdiff1d(np.arange(n), first)
+    fill = rng.choice(rest, size=q - len(first), replace=False) if q > len(first) else []
+    return {"indices": np.concatenate([first, np.asarray(fill, dtype=np.int64)])}
 
 
 def _merge(total: IngestReport, part: IngestReport) -> None:
@@ -363,7 +430,8 @@ def _merge(total: IngestReport, part: IngestReport) -> None:
     total.rejected += part.rejected
 
 
-def _calibration(store: SqlStore, spec: CampaignSpec, r: int) -> dict[str, Any]:
+def _calibration(store: SqlStore, spec: CampaignSpec, r: int,
+                 scale: float | None) -> dict[str, Any]:
     """Coverage of the 90% intervals and NLL of round `r`'s predictions, once measured."""
     values: dict[str, list[float]] = {}
     for m in store.measurements(spec.name):
@@ -375,7 +443,7 @@ def _calibration(store: SqlStore, spec: CampaignSpec, r: int) -> dict[str, Any]:
     if not rows:
         return {}
     mean, sd, y = (np.array(c, dtype=np.float64) for c in zip(*rows))
-    y = to_target(spec.objective, y)
+    y = to_target(spec.objective, y, scale)
     sd = np.maximum(sd, 1e-9)
     z = (y - mean) / sd
     nll = 0.5 * np.log(2 * np.pi * sd**2) + 0.5 * z**2

@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 
 from loop.datasets import resolve
-from loop.features import gene_features
-from loop.spec import GeneDesign, TableDesign
+from loop.features import gene_features, membership_features
+from loop.spec import GeneDesign, ReactionDesign, TableDesign
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,10 @@ class DesignSpace:
     X: np.ndarray
     feature_names: list[str]
     parameters: list[dict[str, Any]] = field(default_factory=list)
+    #: per-candidate numeric attributes known in advance (e.g. cost), each an `n` array
+    attributes: dict[str, np.ndarray] = field(default_factory=dict)
+    #: named `[start, stop)` column ranges of `X` (one learned kernel scale each)
+    blocks: list[tuple[str, int, int]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if len(self.ids) != self.X.shape[0]:
@@ -47,11 +51,16 @@ class DesignSpace:
         return self.parameters[i] if self.parameters else {}
 
 
-def build_design_space(spec: GeneDesign | TableDesign, base_dir: Path | None = None,
-                       *, cache_dir: Path | None = None, seed: int = 0) -> DesignSpace:
+def build_design_space(spec: GeneDesign | TableDesign | ReactionDesign,
+                       base_dir: Path | None = None, *, cache_dir: Path | None = None,
+                       seed: int = 0) -> DesignSpace:
     """Build the design space a spec describes (cached on disk when `cache_dir` is set)."""
     if isinstance(spec, GeneDesign):
         return _gene_space(spec, base_dir, cache_dir, seed)
+    if isinstance(spec, ReactionDesign):
+        from loop.reactions import reaction_space
+
+        return reaction_space(spec, base_dir)
     return _table_space(spec, base_dir)
 
 
@@ -70,17 +79,24 @@ def _gene_space(spec: GeneDesign, base_dir: Path | None, cache_dir: Path | None,
     if cached is not None and cached.exists():
         data = np.load(cached, allow_pickle=False)
         X, names = data["X"], [str(s) for s in data["names"]]
+        blocks = [(str(b), int(a), int(c)) for b, a, c in data["blocks"]]
     else:
-        X, names = gene_features(genes, gmts, n_components=spec.n_components,
-                                 essential_path=essential, table_path=extra, seed=seed)
+        if spec.features == "membership":
+            X, names, blocks = membership_features(genes, gmts, essential_path=essential,
+                                                   table_path=extra)
+        else:
+            X, names = gene_features(genes, gmts, n_components=spec.n_components,
+                                     essential_path=essential, table_path=extra, seed=seed)
+            blocks = []
         if cached is not None:
             cached.parent.mkdir(parents=True, exist_ok=True)
             tmp = cached.with_suffix(".tmp.npz")
-            np.savez(tmp, X=X, names=np.array(names))
+            np.savez(tmp, X=X, names=np.array(names),
+                     blocks=np.array(blocks, dtype=object).astype(str).reshape(-1, 3))
             tmp.replace(cached)
     ids = [f"{spec.prefix}{g}" for g in genes]
     return DesignSpace(ids=ids, X=X, feature_names=names,
-                       parameters=[{"gene": g} for g in genes])
+                       parameters=[{"gene": g} for g in genes], blocks=blocks)
 
 
 def _table_space(spec: TableDesign, base_dir: Path | None) -> DesignSpace:

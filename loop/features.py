@@ -1,11 +1,14 @@
 """Gene features from pathway gene sets (GMT files) and user tables.
 
 Genes that act in the same complex or pathway tend to move a readout together,
-so a gene is described by the gene sets it belongs to: the gene x set
-membership matrix, each set weighted by its inverse size (a small set says
-more than a large one), reduced to `n_components` dimensions by a truncated
-SVD. Three columns follow: log(1 + number of sets), whether the gene is in any
-set, and whether it is a core essential gene (when a list is given).
+so a gene is described by the gene sets it belongs to. Two layouts:
+
+- `membership_features` (the default): the gene x set membership matrix, each
+  set weighted by 1/sqrt(size), plus flags for core essential genes and genes
+  in no set, in named blocks for the block-linear ("shared pathways") GP.
+- `gene_features`: the same membership reduced to `n_components` dimensions by
+  a truncated SVD, plus log(1 + number of sets) and the two flags, for
+  instruments with stationary kernels (RBF GP, deep ensemble).
 """
 
 from __future__ import annotations
@@ -136,3 +139,52 @@ def _table_features(genes: Sequence[str], path: Path) -> tuple[np.ndarray, list[
     sd = values.std(axis=0, keepdims=True)
     values = (values - values.mean(axis=0, keepdims=True)) / np.where(sd > 0, sd, 1.0)
     return np.concatenate([values, missing], axis=1), [*map(str, numeric.columns), "table_missing"]
+
+
+def membership_features(
+    genes: Sequence[str],
+    gmt_paths: Iterable[Path] = (),
+    *,
+    essential_path: Path | None = None,
+    table_path: Path | None = None,
+    min_set_size: int = 2,
+) -> tuple[np.ndarray, list[str], list[tuple[str, int, int]]]:
+    """Build gene features in blocks, for the block-linear ("shared pathways") kernel.
+
+    Blocks: `pathways` (the gene x set membership, each set of at least
+    `min_set_size` genes weighted 1/sqrt(size), so the inner product of two rows
+    counts shared pathways, small ones more), `essential` (core essential flag),
+    `unannotated` (gene in no set), and `table` (a user's per-gene features).
+
+    Returns:
+        The `n x d` float32 matrix, column names, and `(block, start, stop)` ranges.
+    """
+    columns: list[np.ndarray] = []
+    names: list[str] = []
+    blocks: list[tuple[str, int, int]] = []
+
+    def add(block: str, values: np.ndarray, cols: list[str]) -> None:
+        start = sum(c.shape[1] for c in columns)
+        columns.append(values.astype(np.float32))
+        names.extend(cols)
+        blocks.append((block, start, start + values.shape[1]))
+
+    sets: dict[str, set[str]] = {}
+    for path in gmt_paths:
+        sets.update(read_gmt(Path(path)))
+    if sets:
+        M = membership_matrix(genes, sets)
+        sizes = M.sum(axis=0)
+        keep = sizes >= min_set_size
+        kept = [name for name, k in zip(sets, keep) if k]
+        add("pathways", M[:, keep] / np.sqrt(sizes[keep]), kept)
+        add("unannotated", (M.sum(axis=1, keepdims=True) == 0), ["is_unannotated"])
+    if essential_path is not None:
+        essential = read_gene_list(Path(essential_path))
+        add("essential", np.array([[g.upper() in essential] for g in genes]), ["is_essential"])
+    if table_path is not None:
+        block, block_names = _table_features(genes, Path(table_path))
+        add("table", block, block_names)
+    if not columns:
+        raise ValueError("no gene features: give gene-set files, an essential list or a table")
+    return np.concatenate(columns, axis=1), names, blocks

@@ -7,14 +7,33 @@ import numpy as np
 from loop.spec import ObjectiveSpec
 
 
-def to_target(spec: ObjectiveSpec, values: np.ndarray) -> np.ndarray:
-    """Map raw readouts to the quantity the agent maximises."""
+def to_target(spec: ObjectiveSpec, values: np.ndarray, scale: float | None = None) -> np.ndarray:
+    """Map raw readouts to the quantity the agent maximises.
+
+    With `transform: log`, a target t becomes sign(t) log1p(|t| / scale), which
+    keeps the order of targets and tames heavy tails (a screen's few huge
+    effects would otherwise set the scale of everything); `scale` comes from
+    `robust_scale` of the first round's targets and stays fixed afterwards.
+    """
     values = np.asarray(values, dtype=np.float64)
     if spec.kind == "minimize":
-        return -values
-    if spec.kind == "maximize_abs" or (spec.kind == "hits" and spec.two_sided):
-        return np.abs(values)
-    return values
+        target = -values
+    elif spec.kind == "maximize_abs" or (spec.kind == "hits" and spec.two_sided):
+        target = np.abs(values)
+    else:
+        target = values
+    if spec.transform == "log" and scale is not None:
+        target = np.sign(target) * np.log1p(np.abs(target) / scale)
+    return target
+
+
+def robust_scale(targets: np.ndarray) -> float:
+    """Return median(|t|) / 0.6745 (the sd of a normal with that median |t|), or a fallback."""
+    targets = np.abs(np.asarray(targets, dtype=np.float64))
+    for value in (np.median(targets) / 0.6745, targets.mean(), 1.0):
+        if np.isfinite(value) and value > 0:
+            return float(value)
+    return 1.0
 
 
 def hit_threshold(spec: ObjectiveSpec, reference_values: np.ndarray | None) -> float | None:
@@ -31,3 +50,99 @@ def hit_threshold(spec: ObjectiveSpec, reference_values: np.ndarray | None) -> f
         return None
     target = to_target(spec, reference_values)
     return float(np.quantile(target, 1.0 - spec.top_fraction))
+
+
+def _feasible(spec: ObjectiveSpec, values: np.ndarray,
+              attributes: dict[str, np.ndarray]) -> np.ndarray:
+    """Return which of `values` (with their candidates' `attributes`) meet the constraints."""
+    ok = np.ones(len(values), dtype=bool)
+    for k, c in enumerate(spec.constraints):
+        if c.name == "value":
+            x = values
+        elif c.name in attributes:
+            x = attributes[c.name]
+        else:
+            raise ValueError(f"objective.constraints[{k}].name: '{c.name}' is neither 'value' "
+                             f"nor a candidate attribute ({sorted(attributes)})")
+        if c.min is not None:
+            ok &= x >= c.min
+        if c.max is not None:
+            ok &= x <= c.max
+    return ok
+
+
+def _attribute(spec: ObjectiveSpec, k: int, attributes: dict[str, np.ndarray]) -> np.ndarray:
+    name = spec.secondary[k].attribute
+    if name not in attributes:
+        raise ValueError(f"objective.secondary[{k}].attribute: '{name}' is not a candidate "
+                         f"attribute ({sorted(attributes)})")
+    return attributes[name]
+
+
+def scalarised_target(spec: ObjectiveSpec, values: np.ndarray, rows: np.ndarray,
+                      attributes: dict[str, np.ndarray], seed: int,
+                      scale: float | None = None) -> np.ndarray:
+    """Map readouts to the target, with secondary objectives and constraints folded in.
+
+    With `secondary` objectives, every objective is scaled to [0, 1] (the readout
+    over what was measured, an attribute over all candidates) and combined by
+    the augmented Chebyshev scalarisation `min_k w_k f_k + 0.05 sum_k w_k f_k`
+    with weights `w` drawn from a flat Dirichlet by `seed` (ParEGO, Knowles
+    2006). Measurements that break a constraint get a target below every
+    feasible one (a penalty the instrument learns from).
+
+    Args:
+        values: `n` raw readouts.
+        rows: `n` design-space rows of the measured candidates.
+        attributes: per-candidate attributes over the whole design space.
+        seed: draws the weights; vary it per round.
+        scale: the scale of `transform: log` (see `to_target`).
+    """
+    target = to_target(spec, values, scale)
+    if not spec.secondary and not spec.constraints:
+        return target
+    rows = np.asarray(rows, dtype=np.int64)
+    mine = {k: np.asarray(v, dtype=np.float64)[rows] for k, v in attributes.items()}
+    if spec.secondary:
+        parts = [_unit(target, target)]
+        for k, s in enumerate(spec.secondary):
+            full = np.asarray(_attribute(spec, k, attributes), dtype=np.float64)
+            sign = 1.0 if s.direction == "maximize" else -1.0
+            parts.append(_unit(sign * full[rows], sign * full))
+        F = np.stack(parts, axis=1)
+        w = np.random.default_rng(seed).dirichlet(np.ones(F.shape[1]))
+        target = (w * F).min(axis=1) + 0.05 * (w * F).sum(axis=1)
+    ok = _feasible(spec, np.asarray(values, dtype=np.float64), mine)
+    if ok.any() and not ok.all():
+        spread = float(np.ptp(target[ok])) or 1.0
+        target = np.where(ok, target, target[ok].min() - 0.1 * spread)
+    return target
+
+
+def _unit(x: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    lo, hi = float(np.min(reference)), float(np.max(reference))
+    return (x - lo) / (hi - lo) if hi > lo else np.zeros_like(x)
+
+
+def pareto_front(spec: ObjectiveSpec, values: np.ndarray, rows: np.ndarray,
+                 attributes: dict[str, np.ndarray]) -> np.ndarray:
+    """Return the positions (into `values`) of the feasible non-dominated measurements.
+
+    Objectives are the target (`to_target` of the readout) and each secondary
+    attribute in its direction; without secondary objectives the front is the best.
+    """
+    rows = np.asarray(rows, dtype=np.int64)
+    values = np.asarray(values, dtype=np.float64)
+    mine = {k: np.asarray(v, dtype=np.float64)[rows] for k, v in attributes.items()}
+    cols = [to_target(spec, values)]
+    for k, s in enumerate(spec.secondary):
+        x = np.asarray(_attribute(spec, k, attributes), dtype=np.float64)[rows]
+        cols.append(x if s.direction == "maximize" else -x)
+    F = np.stack(cols, axis=1)
+    ok = np.flatnonzero(_feasible(spec, values, mine))
+    front = []
+    for i in ok:
+        dominated = np.any(np.all(F[ok] >= F[i], axis=1) & np.any(F[ok] > F[i], axis=1))
+        if not dominated:
+            front.append(int(i))
+    return np.array(front, dtype=np.int64)

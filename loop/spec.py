@@ -30,6 +30,9 @@ class GeneDesign(_Spec):
             "data:genesets/wikipathway.v7.2.symbols.gmt",
         ]
     )
+    features: Literal["membership", "svd"] = Field(
+        "membership", description="membership: gene-set blocks for the 'linear' instrument; "
+        "svd: n_components dense dimensions for 'gp' or 'ensemble'")
     n_components: int = Field(64, ge=1, le=1024)
     essential_genes: str | None = "data:screens/CEGv2.txt"
     feature_table: str | None = Field(None, description="CSV: gene, then numeric features")
@@ -44,7 +47,93 @@ class TableDesign(_Spec):
     feature_columns: list[str] | None = Field(None, description="default: all numeric columns")
 
 
-DesignSpec = Annotated[GeneDesign | TableDesign, Field(discriminator="kind")]
+class FactorSpec(_Spec):
+    """One factor of a reaction: a column of the index CSV and how its levels become features.
+
+    A categorical factor is encoded one-hot (`encoding: ohe`) or by the
+    `descriptors` of its levels (`encoding: descriptors`, the default when files
+    are given): CSVs keyed by the level (column `key`, else detected), cleaned,
+    z-scored, reduced to `pca` components (null: keep all) and scaled to [0, 1].
+    A numeric factor is scaled to [0, 1]. `levels` lists the levels of a
+    `product` design (default: those in the index CSV); `attributes` is a CSV
+    keyed by level whose numeric columns (e.g. cost) become candidate attributes.
+    """
+
+    name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+    column: str | None = Field(None, description="column of the index CSV (default: name)")
+    kind: Literal["categorical", "numeric"] = "categorical"
+    descriptors: list[str] = Field(default_factory=list)
+    key: str | None = None
+    encoding: Literal["ohe", "descriptors"] | None = None
+    pca: int | None = Field(5, ge=1, le=256)
+    levels: list[str | float] | None = None
+    attributes: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_file_is_a_list(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("descriptors"), str):
+            data = {**data, "descriptors": [data["descriptors"]]}
+        return data
+
+    @model_validator(mode="after")
+    def _encoding_fits_kind(self) -> "FactorSpec":
+        if self.kind == "numeric" and (self.descriptors or self.encoding):
+            raise ValueError(f"factor '{self.name}': a numeric factor takes no descriptors "
+                             "or encoding")
+        if self.encoding == "descriptors" and not self.descriptors:
+            raise ValueError(f"factor '{self.name}': encoding 'descriptors' needs "
+                             "'descriptors' files")
+        return self
+
+    @property
+    def column_or_name(self) -> str:
+        return self.column or self.name
+
+    @property
+    def encoding_or_default(self) -> str:
+        return self.encoding or ("descriptors" if self.descriptors else "ohe")
+
+
+class ReactionConstraints(_Spec):
+    """Combinations left out: each rule maps factor names to a level or a list of levels."""
+
+    exclude: list[dict[str, str | float | list[str | float]]] = Field(default_factory=list)
+
+
+class ReactionDesign(_Spec):
+    """Candidates are reactions: one level of every factor.
+
+    `candidates: table` takes the rows of the index CSV `table` as the allowed
+    runs (ids from `id_column`, else `factor=level|...`); `product` takes every
+    combination of the levels. Either way `constraints.exclude` removes rules' matches.
+    """
+
+    kind: Literal["reactions"] = "reactions"
+    table: str | None = Field(None, description="index CSV: one row per reaction")
+    id_column: str | None = None
+    candidates: Literal["table", "product"] = "table"
+    factors: list[FactorSpec] = Field(min_length=1)
+    constraints: ReactionConstraints = ReactionConstraints()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "ReactionDesign":
+        names = [f.name for f in self.factors]
+        if len(set(names)) != len(names):
+            raise ValueError(f"factors: names must be unique, got {names}")
+        if self.candidates == "table" and not self.table:
+            raise ValueError("candidates 'table' needs 'table', the index CSV of allowed runs")
+        if not self.table and any(f.levels is None for f in self.factors):
+            raise ValueError("without 'table', every factor needs 'levels'")
+        for k, rule in enumerate(self.constraints.exclude):
+            unknown = sorted(set(rule) - set(names))
+            if unknown or not rule:
+                raise ValueError(f"constraints.exclude[{k}]: unknown factor(s) {unknown}; "
+                                 f"factors are {names}")
+        return self
+
+
+DesignSpec = Annotated[GeneDesign | TableDesign | ReactionDesign, Field(discriminator="kind")]
 
 
 class ObjectiveSpec(_Spec):
@@ -59,22 +148,65 @@ class ObjectiveSpec(_Spec):
     threshold: float | None = None
     top_fraction: float | None = Field(None, gt=0, lt=1)
     two_sided: bool = True
+    transform: Literal["none", "log"] = Field(
+        "none", description="log: train on log1p(target / s), s a robust scale of round 0's "
+        "targets; tames heavy-tailed screens")
+    secondary: list["SecondaryObjective"] = Field(default_factory=list)
+    constraints: list["OutcomeConstraint"] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _hits_need_a_rule(self) -> "ObjectiveSpec":
         if self.kind == "hits" and (self.threshold is None) == (self.top_fraction is None):
             raise ValueError("objective 'hits' needs exactly one of threshold or top_fraction")
+        if self.secondary and self.kind not in ("maximize", "minimize"):
+            raise ValueError("objective.secondary needs kind 'maximize' or 'minimize'")
         return self
+
+
+class SecondaryObjective(_Spec):
+    """A second objective known before measuring: a candidate attribute (e.g. ligand cost).
+
+    It is traded against the readout by a random Chebyshev scalarisation drawn
+    afresh each round (ParEGO), so a single-output instrument serves both.
+    """
+
+    attribute: str
+    direction: Literal["maximize", "minimize"] = "minimize"
+
+
+class OutcomeConstraint(_Spec):
+    """Bounds on the readout (`name: value`) or on a candidate attribute.
+
+    Measurements outside are penalised below every feasible one in training
+    and left off the Pareto front.
+    """
+
+    name: str = "value"
+    min: float | None = None
+    max: float | None = None
+
+    @model_validator(mode="after")
+    def _has_a_bound(self) -> "OutcomeConstraint":
+        if self.min is None and self.max is None:
+            raise ValueError(f"constraint on '{self.name}' needs 'min' or 'max'")
+        return self
+
+
+ObjectiveSpec.model_rebuild()
 
 
 class BudgetSpec(_Spec):
     rounds: int = Field(5, ge=1, le=1000)
     batch_size: int = Field(128, ge=1, le=100_000)
-    initial_strategy: str = Field("random", description="strategy of round 0, before any data")
+    initial_strategy: Literal["random", "essential"] | None = Field(
+        None, description="round 0, before any data: random, or essential (core essential "
+        "genes first, at random; gene designs with essential_genes). Default: essential for "
+        "such gene designs, else random")
 
 
 class InstrumentSpec(_Spec):
-    kind: str = "gp"
+    kind: str | None = Field(None, description="default: 'linear' for gene designs with "
+                             "membership features, 'gp' otherwise")
     options: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -124,6 +256,26 @@ class CampaignSpec(_Spec):
     reference: ReferenceSpec = ReferenceSpec()
     approval: Literal["auto", "manual"] = "auto"
     seed: int = 0
+
+
+def instrument_kind(spec: CampaignSpec) -> str:
+    """Return the instrument a campaign uses (its own choice, or the design's default)."""
+    if spec.instrument.kind:
+        return spec.instrument.kind
+    design = spec.design_space
+    if isinstance(design, GeneDesign) and design.features == "membership":
+        return "linear"
+    return "gp"
+
+
+def initial_strategy(spec: CampaignSpec) -> str:
+    """Return the strategy of round 0 (its own choice, or the design's default)."""
+    if spec.budget.initial_strategy:
+        return spec.budget.initial_strategy
+    design = spec.design_space
+    if isinstance(design, GeneDesign) and design.essential_genes:
+        return "essential"
+    return "random"
 
 
 class SpecError(ValueError):

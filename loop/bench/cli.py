@@ -14,7 +14,7 @@ from rich.table import Table
 bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks on real published data.")
 console = Console(width=None if sys.stdout.isatty() else 150)
 
-DEFAULT_ARMS = ["gp:ucb", "gp:thompson", "ensemble:ucb", "random"]
+DEFAULT_ARMS = ["linear:ucb:beta=0.25", "linear:thompson", "linear:ucb:beta=0.25,initial=random", "random"]
 
 
 @bench_app.command("screen")
@@ -83,4 +83,89 @@ def summary_table(summary, published) -> Table:
                           f"{s['hit_ratio_mean']:.3f} ± {s['hit_ratio_sd']:.3f}",
                           str(s["n_seeds"]), f"{s['round_s_mean']:.1f}, {s['round_s_max']:.1f}",
                           cov, nll)
+    return table
+
+
+@bench_app.command("reactions")
+def reactions(
+    table: List[str] = typer.Option(["aryl_amination", "direct_arylation"],
+                                    help="published tables (presets)"),
+    index: Optional[Path] = typer.Option(None, help="another table: index CSV, a row per reaction"),
+    yield_column: str = typer.Option("yield", help="its yield column"),
+    factor: List[str] = typer.Option([], help="its factors: COLUMN=DESCRIPTORS.csv, or COLUMN "
+                                     "alone for a numeric factor"),
+    name: str = typer.Option("custom", help="name of that table in the outputs"),
+    tool: List[str] = typer.Option(["loopwell", "baybe", "ax", "random"],
+                                   help="loopwell, baybe, ax, random"),
+    seeds: int = typer.Option(10, help="seeds per tool (0..seeds-1)"),
+    batch_size: int = typer.Option(5, help="random start and every batch"),
+    budget: int = typer.Option(100, help="most experiments per run"),
+    workers: int = typer.Option(2, help="parallel worker processes"),
+    resume: bool = typer.Option(False, help="keep runs already in OUT/reactions_runs.jsonl"),
+    out: Path = typer.Option(Path("benchmarks/results"), help="folder for CSV, PNG, JSONL"),
+) -> None:
+    """Run reaction optimisation to a top-1% yield: loopwell vs BayBE, Ax and random."""
+    from loop.bench.peers import available
+    from loop.bench.reactions import (PRESETS, TOOLS, ReactionTable, goals, run_benchmark,
+                                      summarise, write_outputs)
+    from loop.settings import configure_environment
+
+    configure_environment()
+    if index is not None:
+        if not factor:
+            raise typer.BadParameter("--index needs --factor COLUMN=FILE (one per factor)")
+        factors = {}
+        for item in factor:
+            column, _, path = item.partition("=")
+            factors[column] = str(Path(path).resolve()) if path else None
+        tables = [ReactionTable(name, str(index.resolve()), factors, yield_column)]
+    else:
+        unknown = [t for t in table if t not in PRESETS]
+        if unknown:
+            raise typer.BadParameter(f"unknown table(s) {unknown}; known: {', '.join(PRESETS)}")
+        tables = [PRESETS[t] for t in table]
+    bad = [t for t in tool if t not in TOOLS]
+    if bad:
+        raise typer.BadParameter(f"unknown tool(s) {bad}; known: {', '.join(TOOLS)}")
+    missing = [t for t in tool if not available(t)]
+    if missing:
+        console.print(f"[yellow]skipping {missing}: not installed; pip install -c "
+                      f".ci/constraints.txt -e '.[bench]'[/]")
+    tools = [t for t in tool if t not in missing]
+    runs = out / "reactions_runs.jsonl"
+    if not resume and runs.exists():
+        runs.unlink()
+    console.print(f"{len(tables) * len(tools) * seeds} runs: tables {[t.name for t in tables]}, "
+                  f"tools {tools}, {seeds} seeds, start {batch_size} + {batch_size} per round, "
+                  f"budget {budget}, {workers} workers")
+
+    def progress(r):
+        console.print(f"{r['table']} {r['tool']} seed {r['seed']}: top-1% after "
+                      f"{r['hit_at'] or '>' + str(r['budget'])} experiments, "
+                      f"{np.median(r['sec_per_proposal'] or [0]):.2f} s/proposal, "
+                      f"{r['wall_s']:.0f} s")
+
+    import numpy as np
+
+    records = run_benchmark(tables, tools, list(range(seeds)), q=batch_size, budget=budget,
+                            workers=workers, runs_path=runs, on_result=progress)
+    paths = write_outputs(records, out)
+    console.print(reactions_table(summarise(records)))
+    for line in goals(summarise(records)):
+        console.print(line)
+    for key, path in paths.items():
+        console.print(f"{key}: {path}")
+
+
+def reactions_table(summary) -> Table:
+    """Render the reactions summary."""
+    table = Table(title="experiments until a top-1% yield (start 5, batches of 5)",
+                  header_style="bold")
+    for col in ("table", "tool", "seeds", "median", "p75", "misses", "median s/proposal",
+                "median best yield per round"):
+        table.add_column(col, justify="right")
+    for s in summary:
+        table.add_row(s["table"], s["tool"], str(s["n_seeds"]), f"{s['median_to_top1']:.1f}",
+                      f"{s['p75_to_top1']:.1f}", str(s["misses"]),
+                      f"{s['median_s_per_proposal']:.2f}", s["median_best_per_round"])
     return table

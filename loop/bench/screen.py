@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -47,22 +48,39 @@ class Arm:
 
 
 def parse_arm(text: str) -> Arm:
-    """Parse `instrument:strategy` (e.g. `gp:ucb`) or `random`."""
+    """Parse `random` or `INSTRUMENT:STRATEGY[:key=value,...]` (e.g. `linear:ucb:beta=0.25`).
+
+    Option keys that the strategy does not take are passed to the instrument.
+    Special keys: `initial=random|essential` (round 0), `features=membership|svd`.
+    """
     if text == "random":
         return Arm("random", None, "random")
-    instrument, _, strategy = text.partition(":")
-    if not strategy:
-        raise ValueError(f"arm '{text}': expected INSTRUMENT:STRATEGY (e.g. gp:ucb) or random")
-    return Arm(text, instrument, strategy)
+    parts = text.split(":")
+    if len(parts) < 2 or not all(parts[:2]):
+        raise ValueError(f"arm '{text}': expected INSTRUMENT:STRATEGY[:k=v,...] or random")
+    options: dict[str, Any] = {}
+    for item in filter(None, (parts[2] if len(parts) > 2 else "").split(",")):
+        key, _, value = item.partition("=")
+        options[key] = _value(value)
+    return Arm(text, parts[0], parts[1], strategy_options=options)
+
+
+def _value(text: str) -> Any:
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text
 
 
 def screen_spec(name: str, table: str, hits: str, arm: Arm, seed: int, rounds: int,
                 batch_size: int) -> dict[str, Any]:
     """Build the campaign spec of one benchmark run."""
     spec: dict[str, Any] = {
-        "name": f"bench-{name}-{arm.label.replace(':', '-')}-{seed}",
+        "name": re.sub(r"[^A-Za-z0-9_.-]", "-", f"bench-{name}-{arm.label}-{seed}")[:64],
         "design_space": {"kind": "genes", "table": table},
-        "objective": {"kind": "hits", "top_fraction": 0.05},
+        "objective": {"kind": "hits", "top_fraction": 0.05, "transform": "log"},
         "budget": {"rounds": rounds, "batch_size": batch_size},
         "lab": {"kind": "simulated", "table": table, "poll_interval_s": 0.01},
         "reference": {"hits": hits},
@@ -71,10 +89,16 @@ def screen_spec(name: str, table: str, hits: str, arm: Arm, seed: int, rounds: i
     if arm.instrument is None:
         spec["budget"]["initial_strategy"] = "random"
         spec["strategy"] = {"name": "random"}
-        spec["instrument"] = {"kind": "gp"}
     else:
+        options = dict(arm.strategy_options or {})
+        if "initial" in options:
+            spec["budget"]["initial_strategy"] = options.pop("initial")
+        if "features" in options:
+            spec["design_space"]["features"] = options.pop("features")
+        if "transform" in options:
+            spec["objective"]["transform"] = options.pop("transform")
         spec["instrument"] = {"kind": arm.instrument, "options": arm.instrument_options or {}}
-        spec["strategy"] = {"name": arm.strategy, "options": arm.strategy_options or {}}
+        spec["strategy"] = {"name": arm.strategy, "options": options}
     return spec
 
 
@@ -119,13 +143,10 @@ def _pool_calibration(campaign, truth: dict[str, float]) -> dict[str, float]:
     """Coverage of 90% intervals and NLL over the genes not yet measured (truth known)."""
     import torch
 
-    from loop.objective import to_target
-
     asked = {e.candidate_id for e in campaign.store.experiments(campaign.spec.name)}
     rows = [i for i, cid in enumerate(campaign.design.ids) if cid not in asked and cid in truth]
     mean, sd = campaign.host.predict(torch.from_numpy(campaign.design.X[rows]).double())
-    y = to_target(campaign.spec.objective,
-                  np.array([truth[campaign.design.ids[i]] for i in rows]))
+    y = campaign.target(np.array([truth[campaign.design.ids[i]] for i in rows]))
     mean, sd = mean.numpy(), np.maximum(sd.numpy(), 1e-9)
     z = (y - mean) / sd
     return {"pool_coverage90": float(np.mean(np.abs(z) <= 1.6448536)),

@@ -37,12 +37,24 @@ def test_a_campaign_runs_to_the_end_and_finds_more_hits_than_random(make_spec, t
     assert all(value == published[cid] for cid, _, value in _values(campaign))
     # 53 hits in 1,061 genes: random finds 96 * 53 / 1061 = 4.8 on average
     assert rounds[-1]["info"]["hits_found"] > 8
+    assert rounds[0]["info"]["strategy"] == "essential"
     later = rounds[1]["info"]
-    assert later["strategy"] == "ucb" and 0.0 <= later["coverage90"] <= 1.0
+    assert later["strategy"] == "ucb" and later["instrument"] == "linear"
+    assert 0.0 <= later["coverage90"] <= 1.0
     assert math.isfinite(later["nll"])
     # every proposal is explained
     guided = campaign.store.experiments("scharenberg-test", round=1)
     assert all(e.predicted_sd is not None and e.predicted_sd > 0 for e in guided)
+
+
+def test_a_gp_on_svd_features_runs_a_campaign(make_spec, tmp_path):
+    spec = make_spec(design_space={"features": "svd", "n_components": 16},
+                     instrument={"kind": "gp"}, budget={"rounds": 2, "batch_size": 16,
+                                                        "initial_strategy": "random"})
+    campaign = _campaign(spec, tmp_path)
+    assert campaign.design.X.shape == (1055, 19)  # 1,061 rows, 1,055 distinct genes and not campaign.design.blocks
+    assert campaign.run() == "done"
+    assert campaign.store.rounds(spec.name)[1]["info"]["instrument"] == "gp"
 
 
 def test_resume_after_an_interruption_loses_and_repeats_nothing(make_spec, tmp_path):
@@ -118,7 +130,8 @@ def test_the_flow_runs_on_ray_and_prefect_records_it(make_spec, tmp_path, ray_se
     from loop.flows import flow_runs
 
     spec = make_spec(name="scharenberg-flow", budget={"rounds": 2, "batch_size": 16},
-                     instrument={"kind": "ensemble"}, strategy={"name": "thompson"})
+                     design_space={"features": "svd", "n_components": 16},
+                     instrument={"kind": "ensemble"}, strategy={"name": "thompson", "options": {}})
     campaign = _campaign(spec, tmp_path, compute="ray")
     try:
         assert run_campaign(campaign) == "done"
