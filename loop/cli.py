@@ -128,6 +128,7 @@ def run(
 def status(
     campaign: Optional[str] = typer.Argument(None, help="campaign name (default: list all)"),
     store: Optional[str] = typer.Option(None, help="SQLAlchemy URL of the store"),
+    flows: bool = typer.Option(False, help="also list the campaign's Prefect flow runs"),
 ) -> None:
     """Show campaigns, or the rounds of one campaign."""
     from loop.console import rounds_table
@@ -146,6 +147,12 @@ def status(
         console.print(f"[red]no campaign '{campaign}' in {db.url}[/]")
         raise typer.Exit(1)
     console.print(rounds_table(campaign, db.rounds(campaign)))
+    front = next((x["info"]["pareto"] for x in reversed(db.rounds(campaign))
+                  if "pareto" in x["info"]), None)
+    if front:
+        console.print("Pareto front of what was measured: " + "; ".join(
+            ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else str(v) for k, v in p.items())
+            for p in front))
     states: dict[str, int] = {}
     for e in db.experiments(campaign):
         states[e.state] = states.get(e.state, 0) + 1
@@ -153,6 +160,12 @@ def status(
     rejected = db.rejected(campaign)
     if rejected:
         console.print(f"{len(rejected)} rejected inputs, last: {rejected[-1]['reason']}")
+    if flows:
+        configure_environment()
+        from loop.flows import flow_runs
+
+        for run in flow_runs(campaign):
+            console.print(f"prefect flow run {run['id']}: {run['state']}, started {run['start']}")
 
 
 @app.command()
