@@ -9,6 +9,7 @@ from botorch.fit import fit_gpytorch_mll
 from botorch.models import SingleTaskGP
 from botorch.models.transforms import Normalize, Standardize
 from botorch.models.utils.gpytorch_modules import get_covar_module_with_dim_scaled_prior
+from botorch.optim.fit import fit_gpytorch_mll_scipy
 from botorch.posteriors.gpytorch import GPyTorchPosterior
 from botorch.sampling.pathwise import draw_matheron_paths
 from gpytorch import settings
@@ -64,6 +65,7 @@ class GPInstrument(InstrumentBase):
         max_batch_size: int = 2048,
         maxiter: int = 100,
         calibrate: bool = True,
+        fit: str = "botorch",
     ) -> None:
         """Configure the GP; nothing is fitted until `fit`.
 
@@ -75,6 +77,9 @@ class GPInstrument(InstrumentBase):
             max_batch_size: Points per chunk when predicting over a pool.
             maxiter: Most L-BFGS-B iterations per fit.
             calibrate: Fit `calibration_scale` on exact leave-one-out z-scores.
+            fit: "botorch" (`fit_gpytorch_mll`: retries from prior samples when
+                L-BFGS-B warns) or "scipy" (one capped L-BFGS-B run from the warm
+                start, no retries: ~10x faster per round on small data).
         """
         super().__init__()
         if kernel not in ("rbf", "matern"):
@@ -82,6 +87,9 @@ class GPInstrument(InstrumentBase):
         self.seed, self.kernel, self.normalize_inputs = seed, kernel, normalize_inputs
         self.warm_start, self.max_batch_size = warm_start, max_batch_size
         self.maxiter, self.calibrate = maxiter, calibrate
+        if fit not in ("botorch", "scipy"):
+            raise ValueError(f"fit must be 'botorch' or 'scipy', got {fit!r}")
+        self.fit_method = fit
         self.model: SingleTaskGP | None = None
         self.train_X: Tensor | None = None
         self.train_Y: Tensor | None = None
@@ -122,7 +130,11 @@ class GPInstrument(InstrumentBase):
         mll = ExactMarginalLogLikelihood(self.model.likelihood, self.model)
         with torch.random.fork_rng(), settings.max_cholesky_size(_MAX_CHOLESKY):
             torch.manual_seed(self.seed)
-            fit_gpytorch_mll(mll, optimizer_kwargs={"options": {"maxiter": self.maxiter}})
+            if self.fit_method == "scipy":
+                mll.train()
+                fit_gpytorch_mll_scipy(mll, options={"maxiter": self.maxiter})
+            else:
+                fit_gpytorch_mll(mll, optimizer_kwargs={"options": {"maxiter": self.maxiter}})
         self.model.eval()
         self._calibrate()
 

@@ -9,11 +9,16 @@ import pandas as pd
 from adapters import LabAdapter, make_adapter
 from loop.datasets import resolve
 from loop.features import read_gene_list
-from loop.spec import CampaignSpec, GeneDesign
+from loop.spec import CampaignSpec, GeneDesign, ReactionDesign
 
 
 def lookup_table(spec: CampaignSpec, base_dir: Path | None) -> dict[str, float]:
     """Map candidate id -> published value, for a simulated lab."""
+    if isinstance(spec.design_space, ReactionDesign):
+        from loop.reactions import reaction_lookup
+
+        return reaction_lookup(spec.design_space.model_copy(update={"table": spec.lab.table}),
+                               spec.lab.value_column, base_dir)
     path = resolve(spec.lab.table, base_dir)
     frame = pd.read_csv(path)
     for col in (spec.lab.id_column, spec.lab.value_column):

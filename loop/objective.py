@@ -99,7 +99,7 @@ def scalarised_target(spec: ObjectiveSpec, values: np.ndarray, rows: np.ndarray,
         scale: the scale of `transform: log` (see `to_target`).
     """
     target = to_target(spec, values, scale)
-    if not spec.secondary and not spec.constraints:
+    if (not spec.secondary and not spec.constraints) or len(target) == 0:
         return target
     rows = np.asarray(rows, dtype=np.int64)
     mine = {k: np.asarray(v, dtype=np.float64)[rows] for k, v in attributes.items()}

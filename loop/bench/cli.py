@@ -102,6 +102,7 @@ def reactions(
     budget: int = typer.Option(100, help="most experiments per run"),
     workers: int = typer.Option(2, help="parallel worker processes"),
     resume: bool = typer.Option(False, help="keep runs already in OUT/reactions_runs.jsonl"),
+    summarise_only: bool = typer.Option(False, help="run nothing; summarise OUT/reactions_runs.jsonl"),
     out: Path = typer.Option(Path("benchmarks/results"), help="folder for CSV, PNG, JSONL"),
 ) -> None:
     """Run reaction optimisation to a top-1% yield: loopwell vs BayBE, Ax and random."""
@@ -133,7 +134,7 @@ def reactions(
                       f".ci/constraints.txt -e '.[bench]'[/]")
     tools = [t for t in tool if t not in missing]
     runs = out / "reactions_runs.jsonl"
-    if not resume and runs.exists():
+    if not (resume or summarise_only) and runs.exists():
         runs.unlink()
     console.print(f"{len(tables) * len(tools) * seeds} runs: tables {[t.name for t in tables]}, "
                   f"tools {tools}, {seeds} seeds, start {batch_size} + {batch_size} per round, "
@@ -145,10 +146,15 @@ def reactions(
                       f"{np.median(r['sec_per_proposal'] or [0]):.2f} s/proposal, "
                       f"{r['wall_s']:.0f} s")
 
+    import json
+
     import numpy as np
 
-    records = run_benchmark(tables, tools, list(range(seeds)), q=batch_size, budget=budget,
-                            workers=workers, runs_path=runs, on_result=progress)
+    records = run_benchmark(tables, [] if summarise_only else tools, list(range(seeds)),
+                            q=batch_size, budget=budget, workers=workers, runs_path=runs,
+                            on_result=progress)
+    if summarise_only:
+        records = [json.loads(line) for line in runs.read_text().splitlines() if line.strip()]
     paths = write_outputs(records, out)
     console.print(reactions_table(summarise(records)))
     for line in goals(summarise(records)):

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Reaction optimisation head to head: loopwell vs BayBE, Ax and random on the two
+# published tables (10 seeds, start 5, batches of 5, to a top-1% yield, budget 100).
+# Needs the bench extras: pip install -c .ci/constraints.txt -e '.[bench]'.
+# Ax takes ~10-45 s per proposal, so a full run takes hours on 2 cores; re-run with
+# --resume to continue where it stopped (runs are kept in benchmarks/results/reactions_runs.jsonl).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export OMP_NUM_THREADS=1
+exec .venv/bin/loopwell bench reactions --seeds "${SEEDS:-10}" --workers 2 "$@"
