@@ -23,6 +23,7 @@ from adapters import (
 )
 from loop.base import PENDING_STATES
 from loop.design import DesignSpace, build_design_space
+from loop.hosts import init_params, make_host
 from loop.lab import build_lab, reference_hits
 from loop.objective import (
     hit_threshold, pareto_front, robust_scale, scalarised_target, to_target,
@@ -71,17 +72,11 @@ class Campaign:
     def host(self):
         """The instrument host: a Ray actor (`compute="ray"`) or an in-process one."""
         if self._host is None:
-            from instruments import InstrumentHost, remote_host
-
             kind = instrument_kind(self.spec)
             opts = {"seed": self.spec.seed, **self.spec.instrument.options}
-            if self.design.blocks and "blocks" in _init_params(kind) and "blocks" not in opts:
+            if self.design.blocks and "blocks" in init_params(kind) and "blocks" not in opts:
                 opts["blocks"] = [[a, b] for _, a, b in self.design.blocks]
-            ckpt = str(self.state_dir / "instrument")
-            if self.compute == "ray":
-                self._host = _RayHost(remote_host(kind, opts, ckpt))
-            else:
-                self._host = _LocalHost(InstrumentHost(kind, opts, ckpt))
+            self._host = make_host(kind, opts, str(self.state_dir / "instrument"), self.compute)
         return self._host
 
     def close(self) -> None:
@@ -89,14 +84,19 @@ class Campaign:
             self._host.close()
             self._host = None
 
-    def training_data(self) -> tuple[np.ndarray, np.ndarray, list[str]]:
-        """Return features `n x d`, targets `n` and ids of every measured candidate."""
+    def _measured(self) -> tuple[list[str], list[int], np.ndarray]:
+        """Return ids, design rows and mean readout (over replicates) of measured candidates."""
         by_candidate: dict[str, list[float]] = {}
         for m in self.store.measurements(self.spec.name):
             by_candidate.setdefault(m.candidate_id, []).append(m.value)
         ids = [cid for cid in by_candidate if cid in self._index]
         rows = [self._index[cid] for cid in ids]
         values = np.array([np.mean(by_candidate[cid]) for cid in ids], dtype=np.float64)
+        return ids, rows, values
+
+    def training_data(self) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        """Return features `n x d`, targets `n` and ids of every measured candidate."""
+        ids, rows, values = self._measured()
         target = scalarised_target(self.spec.objective, values, rows, self.design.attributes,
                                    seed=self.spec.seed * 1_000_003 + len(ids),
                                    scale=self.target_scale())
@@ -104,12 +104,7 @@ class Campaign:
 
     def pareto(self) -> list[dict[str, Any]]:
         """Return the measured candidates on the Pareto front (readout vs secondary objectives)."""
-        by_candidate: dict[str, list[float]] = {}
-        for m in self.store.measurements(self.spec.name):
-            by_candidate.setdefault(m.candidate_id, []).append(m.value)
-        ids = [cid for cid in by_candidate if cid in self._index]
-        rows = [self._index[cid] for cid in ids]
-        values = np.array([np.mean(by_candidate[cid]) for cid in ids], dtype=np.float64)
+        ids, rows, values = self._measured()
         if not ids:
             return []
         keep = pareto_front(self.spec.objective, values, rows, self.design.attributes)
@@ -344,62 +339,6 @@ StepRunner = Callable[[str, Callable[[int], Any], int], Any]
 
 def _direct(step: str, fn: Callable[[int], Any], r: int) -> Any:
     return fn(r)
-
-
-class _LocalHost:
-    """An in-process instrument host with the same face as the Ray one."""
-
-    def __init__(self, host) -> None:
-        self._host = host
-
-    def fit(self, X, Y) -> dict[str, Any]:
-        return self._host.fit(X, Y)
-
-    def propose(self, name, options, candidates, pending, q, seed) -> dict[str, Any]:
-        from loop.proposal import propose_batch
-
-        return self._host.call(propose_batch, name, options, candidates, pending, q, seed)
-
-    def predict(self, X) -> tuple[Any, Any]:
-        """Return the predictive mean and sd (with observation noise) over `X` (`n x d`)."""
-        return self._host.predict(X, observation_noise=True)
-
-    def close(self) -> None:
-        pass
-
-
-class _RayHost(_LocalHost):
-    """An instrument kept warm in a Ray actor across rounds."""
-
-    def fit(self, X, Y) -> dict[str, Any]:
-        import ray
-
-        return ray.get(self._host.fit.remote(X, Y))
-
-    def propose(self, name, options, candidates, pending, q, seed) -> dict[str, Any]:
-        import ray
-        from loop.proposal import propose_batch
-
-        return ray.get(self._host.call.remote(
-            propose_batch, name, options, candidates, pending, q, seed))
-
-    def predict(self, X) -> tuple[Any, Any]:
-        import ray
-
-        return ray.get(self._host.predict.remote(X, observation_noise=True))
-
-    def close(self) -> None:
-        import ray
-
-        ray.kill(self._host)
-
-
-def _init_params(kind: str) -> set[str]:
-    import inspect
-
-    from instruments.registry import instrument_class
-
-    return set(inspect.signature(instrument_class(kind)).parameters)
 
 
 def _propose_without_model(name: str, flags: np.ndarray, q: int, seed: int) -> dict[str, Any]:
