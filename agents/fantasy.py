@@ -22,6 +22,7 @@ batch), or the variance of points unrelated to any fantasy shrinks too.
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 import torch
 from torch import Tensor
@@ -123,3 +124,52 @@ class Fantasy:
         T = torch.eye(self.F0.shape[0], dtype=self.F0.dtype)[rows]
         T = T - self.U[rows, :k].double() @ self.V[:, :k].double().T
         return T @ self.F0.double()
+
+
+class ExactFantasy:
+    """The exact GP belief about a pool, conditioned point by point.
+
+    Keeps the columns `l_1 .. l_k` of a partial Cholesky factor of the
+    fantasies: after observing `c_1 .. c_k` with noise `r`,
+
+        cov_k(., c) = cov_0(., c) - sum_i l_i l_i[c],
+        l_k = cov_{k-1}(., c_k) / sqrt(var_{k-1}(c_k) + r),
+        var_k = var_{k-1} - l_k^2,
+
+    the sequential Schur complement, so variances and the covariances among
+    the chosen points are exact. `cov_0(., c_k)` comes from the model's joint
+    posterior (`agents.pool.cross_covariance`): one chunked pass over the
+    pool per fantasy, no `m x m` matrix.
+    """
+
+    def __init__(self, covariance_with: Callable[[int], Tensor], variance: Tensor,
+                 noise: float) -> None:
+        """Start from the `m`-dim marginal variances.
+
+        Args:
+            covariance_with: `j -> cov_0(., j)`, the `m`-dim prior (unconditioned
+                by fantasies) posterior covariance with point `j`.
+            variance: `m`-dim marginal variances (copied).
+            noise: noise variance of each fantasy observation.
+        """
+        self.covariance_with = covariance_with
+        self.variance = variance.clone()
+        self.noise = noise
+        self.floor = max(RELATIVE_FLOOR * float(variance.max()), 1e-12)
+        self.factors: list[Tensor] = []
+
+    @property
+    def n_updates(self) -> int:
+        return len(self.factors)
+
+    def condition(self, j: int) -> None:
+        """Believe point `j` measured: shrink every variance exactly."""
+        g = self.covariance_with(j).to(self.variance.dtype)
+        for l in self.factors:
+            g = g - l * l[j]
+        total = max(float(g[j]), 0.0) + self.noise
+        if total <= 1e-300:
+            return
+        l = g / math.sqrt(total)
+        self.variance.sub_(l.square()).clamp_(min=self.floor)
+        self.factors.append(l)

@@ -5,7 +5,11 @@ acquisition function scores every candidate in one vectorised call; after each
 pick the variances are shrunk by a fantasy observation of it (`agents.fantasy`,
 kriging believer with a low-rank covariance from joint samples), so the next
 pick avoids what the batch already covers. Pending experiments are fantasised
-first, all of them. This is GP-BUCB (Desautels et al., 2014) for UCB and the
+first, all of them. When the pool (plus pending points) has at most `exact_max`
+points, the fantasies are exact instead (`agents.fantasy.ExactFantasy`: the
+covariance with each pick read from the model's joint posterior, one chunked
+pass per fantasy); bigger pools (genome-wide screens) keep the sampled
+low-rank belief. This is GP-BUCB (Desautels et al., 2014) for UCB and the
 kriging believer (Ginsbourger et al., 2010) for EI.
 """
 
@@ -24,16 +28,22 @@ from botorch.models.model import Model
 from torch import Tensor
 
 from agents.base import StrategyBase, StrategyError
-from agents.fantasy import Fantasy
+from agents.fantasy import ExactFantasy, Fantasy
 from agents.pool import (
     MAX_BATCH_SIZE,
     _PoolModel,
+    cross_covariance,
     index_points,
     observation_noise,
     pool_moments,
     pool_samples,
 )
 from agents.registry import register_strategy
+
+#: Default largest pool (pending plus candidates) given exact fantasies.
+EXACT_MAX = 6000
+#: Default most fantasies (pending plus batch - 1) made exactly; one pool pass each.
+EXACT_MAX_FANTASIES = 64
 
 #: Builds the acquisition function from the pool model and the believed best value.
 AcquisitionFactory = Callable[[_PoolModel, float], AcquisitionFunction]
@@ -51,7 +61,7 @@ def n_fantasy_samples(n_samples: int | None, n_fantasies: int) -> int:
 
 
 def _select_greedy(make_acquisition: AcquisitionFactory, mean: Tensor,
-                   variance: Tensor, fantasy: Fantasy | None, n_pending: int,
+                   variance: Tensor, fantasy: Fantasy | ExactFantasy | None, n_pending: int,
                    q: int, best_f: float) -> Tensor:
     """Pick `q` candidates one by one, fantasising each pick.
 
@@ -99,7 +109,8 @@ class GreedyStrategy(StrategyBase):
     """
 
     def __init__(self, *, n_samples: int | None = None, noise: float | None = None,
-                 max_batch_size: int = MAX_BATCH_SIZE) -> None:
+                 max_batch_size: int = MAX_BATCH_SIZE, exact_max: int = EXACT_MAX,
+                 exact_max_fantasies: int = EXACT_MAX_FANTASIES) -> None:
         """Set the fantasy options.
 
         Args:
@@ -108,6 +119,11 @@ class GreedyStrategy(StrategyBase):
             noise: noise variance of a fantasy observation; default
                 `model.noise_variance`, else a small fraction of the pool variance.
             max_batch_size: points per `model.posterior` call.
+            exact_max: largest pool (pending plus candidates) whose fantasies
+                are exact (covariances from the model's joint posterior); 0
+                always samples.
+            exact_max_fantasies: most fantasies (pending plus `q - 1`) made
+                exactly (each is one pass over the pool); more are sampled.
         """
         if n_samples is not None and n_samples < 2:
             raise StrategyError(f"n_samples must be at least 2, got {n_samples}")
@@ -115,7 +131,15 @@ class GreedyStrategy(StrategyBase):
             raise StrategyError(f"max_batch_size must be positive, got {max_batch_size}")
         self.n_samples = n_samples
         self.noise = noise
+        if exact_max < 0 or exact_max_fantasies < 0:
+            raise StrategyError("exact_max and exact_max_fantasies must be >= 0")
         self.max_batch_size = max_batch_size
+        self.exact_max = exact_max
+        self.exact_max_fantasies = exact_max_fantasies
+
+    def _exact(self, m: int, n_fantasies: int) -> bool:
+        """Whether `n_fantasies` over an `m`-point pool are made exactly."""
+        return m <= self.exact_max and n_fantasies <= self.exact_max_fantasies
 
     def _acquisition(self, pool: _PoolModel, best_f: float) -> AcquisitionFunction:
         """Return the analytic acquisition that scores `pool`'s `n x 1 x 1` indices."""
@@ -132,7 +156,12 @@ class GreedyStrategy(StrategyBase):
         mean, variance = pool_moments(model, X, self.max_batch_size)
         best_f = self._best_f(model, mean[p:])
         fantasy = None
-        if p > 0 or q > 1:
+        if (p > 0 or q > 1) and self._exact(X.shape[0], p + q - 1):
+            noise = observation_noise(model, variance, self.noise)
+            fantasy = ExactFantasy(
+                lambda j: cross_covariance(model, X, X[j:j + 1], self.max_batch_size),
+                variance, noise)
+        elif p > 0 or q > 1:
             S = n_fantasy_samples(self.n_samples, p + q - 1)
             samples = pool_samples(model, X, S, seed, (mean, variance))
             noise = observation_noise(model, variance, self.noise)

@@ -154,3 +154,42 @@ def observation_noise(model: Model, variance: Tensor, noise: float | None = None
     if noise < 0:
         raise StrategyError(f"noise variance must be >= 0, got {noise}")
     return float(noise)
+
+
+def cross_covariance(model: Model, X: Tensor, x: Tensor,
+                     max_batch_size: int = MAX_BATCH_SIZE) -> Tensor:
+    """Return the exact posterior covariance between every point of `X` and `x`.
+
+    Each chunk of `X` is sent with `x` appended to `model.posterior`, and the
+    off-diagonal block of the joint (lazy) covariance is evaluated, so no
+    `n x n` matrix is ever formed.
+
+    Args:
+        model: a single-output BoTorch `Model` with a joint posterior.
+        X: `m x d` points.
+        x: `1 x d` point.
+        max_batch_size: points of `X` per `model.posterior` call.
+
+    Returns:
+        An `m`-dim float64 tensor `cov(f(X_i), f(x))`.
+    """
+    out = []
+    with torch.no_grad():
+        for chunk in X.split(max_batch_size):
+            c = chunk.shape[0]
+            posterior = model.posterior(torch.cat([chunk, x.to(chunk)]))
+            distribution = getattr(posterior, "distribution", None)
+            if distribution is None:
+                raise StrategyError("the model's posterior has no joint distribution")
+            block = distribution.lazy_covariance_matrix[..., :c, c:]
+            block = block.to_dense() if hasattr(block, "to_dense") else block
+            if block.shape != (c, 1):
+                raise StrategyError(
+                    f"expected a single-output joint posterior covariance block of shape "
+                    f"{c} x 1, got {tuple(block.shape)}"
+                )
+            out.append(block.reshape(-1).double())
+    covariance = torch.cat(out)
+    if not torch.isfinite(covariance).all():
+        raise StrategyError("the model's posterior covariance has NaN or infinite values")
+    return covariance

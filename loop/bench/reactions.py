@@ -74,7 +74,7 @@ PRESETS = {
 #: loopwell's recipe: GP on per-factor DFT PCA features, one capped L-BFGS-B fit, greedy EI
 LOOPWELL_INSTRUMENT = {"kind": "gp", "options": {"fit": "scipy", "maxiter": 50,
                                                  "normalize_inputs": False}}
-LOOPWELL_STRATEGY = {"name": "ei", "options": {"n_samples": 32}}
+LOOPWELL_STRATEGY = {"name": "ei", "options": {}}  # exact kriging believer (pools <= 6000)
 TOOLS = ["loopwell", "baybe", "ax", "random"]
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 from botorch.models import SingleTaskGP
+from botorch.posteriors.gpytorch import GPyTorchPosterior
 from botorch.sampling.pathwise import draw_matheron_paths
+from gpytorch.distributions import MultivariateNormal
 from torch import Tensor
 
 from instruments.testing import FakeInstrument
@@ -15,8 +17,17 @@ class ClusterInstrument(FakeInstrument):
     """Mean `X[:, 0]`, unit variance; points sharing `X[:, 1]` move together.
 
     `sample_pool` draws one normal per cluster, so duplicates in a cluster are
-    perfectly correlated and different clusters independent.
+    perfectly correlated and different clusters independent; `posterior` has
+    the same joint covariance (what exact fantasies read).
     """
+
+    def posterior(self, X: Tensor, output_indices=None, observation_noise=False,
+                  posterior_transform=None, **kwargs) -> GPyTorchPosterior:
+        clusters = X[..., 1]
+        same = (clusters.unsqueeze(-1) == clusters.unsqueeze(-2)).double()
+        covar = self.variance * same + 1e-9 * torch.eye(X.shape[-2], dtype=torch.float64)
+        posterior = GPyTorchPosterior(MultivariateNormal(self._mean(X), covar))
+        return posterior_transform(posterior) if posterior_transform else posterior
 
     def sample_pool(self, X: Tensor, n_samples: int, seed: int = 0) -> Tensor:
         generator = torch.Generator().manual_seed(seed)

@@ -1,6 +1,6 @@
 import torch
 
-from agents.fantasy import Fantasy, _anomalies, _rank_one_update
+from agents.fantasy import ExactFantasy, Fantasy, _anomalies, _rank_one_update
 
 
 def _covariance(m: int = 6) -> torch.Tensor:
@@ -37,3 +37,15 @@ def test_fantasy_shrinks_a_duplicate_and_spares_an_independent_point():
     assert fantasy.variance[1] < 1e-3
     assert fantasy.variance[2] > 0.9
     assert (fantasy.variance > 0).all()
+
+
+def test_exact_fantasy_equals_exact_conditioning():
+    C, noise, observed = _covariance(8), 0.01, [1, 6, 2, 5]
+    fantasy = ExactFantasy(lambda j: C[:, j].clone(), C.diagonal().clone(), noise)
+    for j in observed:
+        fantasy.condition(j)
+    K = C[observed][:, observed] + noise * torch.eye(4, dtype=torch.float64)
+    exact = C - C[:, observed] @ torch.linalg.solve(K, C[observed])
+    assert torch.allclose(fantasy.variance, exact.diagonal().clamp_min(fantasy.floor), atol=1e-10)
+    L = torch.stack(fantasy.factors, 1)
+    assert torch.allclose(C - L @ L.T, exact, atol=1e-10)  # covariances too, not just variances

@@ -1,6 +1,9 @@
 import torch
+from botorch.models import SingleTaskGP
 
 from agents import EIStrategy, UCBStrategy, UncertaintyStrategy, make_strategy
+from agents.fantasy import ExactFantasy, Fantasy
+from agents.pool import cross_covariance, pool_moments
 from instruments.testing import FakeInstrument
 from tests.agents.conftest import clustered_pool
 
@@ -49,3 +52,41 @@ def test_greedy_batches_on_a_gp_are_distinct_spread_and_deterministic(gp_problem
     indices = make_strategy("uncertainty", n_samples=64).propose(model, pool, 4)
     gaps = pool[indices, 0].sort().values.diff()
     assert gaps.min() > 0.05  # the top-4 sds alone would be neighbours on the grid
+
+
+def test_exact_fantasies_match_condition_on_observations():
+    train_X = torch.linspace(0.05, 0.95, 8, dtype=torch.float64).unsqueeze(-1)
+    model = SingleTaskGP(train_X, torch.sin(6 * train_X), outcome_transform=None)
+    model.covar_module.lengthscale, model.likelihood.noise = 0.1, 1e-3
+    model.eval()
+    pool = torch.linspace(0, 1, 200, dtype=torch.float64).unsqueeze(-1)
+    noise = float(model.likelihood.noise)
+    mean, variance = pool_moments(model, pool)
+    fantasy = ExactFantasy(lambda j: cross_covariance(model, pool, pool[j:j + 1], 64),
+                           variance, noise)
+    picks = [17, 120, 121, 60]
+    for j in picks:
+        fantasy.condition(j)
+    X = pool[picks]
+    with torch.no_grad():
+        believed = model.posterior(X).mean
+        conditioned = model.condition_on_observations(X, believed)  # likelihood noise
+        exact = conditioned.posterior(pool).variance.reshape(-1)
+        covariance = model.posterior(pool).covariance_matrix
+    assert torch.allclose(fantasy.variance, exact.clamp_min(fantasy.floor), rtol=1e-6, atol=1e-9)
+    K = covariance[picks][:, picks] + noise * torch.eye(4, dtype=torch.float64)
+    direct = covariance - covariance[:, picks] @ torch.linalg.solve(K, covariance[picks])
+    assert torch.allclose(fantasy.variance, direct.diagonal().clamp_min(fantasy.floor), atol=1e-12)
+
+
+def test_small_pools_use_exact_fantasies_and_big_ones_samples(gp_problem, monkeypatch):
+    model, pool = gp_problem
+    made = []
+    for cls in (ExactFantasy, Fantasy):
+        monkeypatch.setattr(cls, "condition",
+                            lambda self, j, _c=cls.condition: (made.append(type(self)), _c(self, j))[1])
+    make_strategy("ei").propose(model, pool, 3)
+    assert made and set(made) == {ExactFantasy}
+    made.clear()
+    make_strategy("ei", exact_max=100, n_samples=64).propose(model, pool, 3)
+    assert made and set(made) == {Fantasy}
