@@ -36,3 +36,6 @@ def configure_environment() -> None:
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+    # Ray starts its workers at niceness 15: on a busy machine the instrument's
+    # actor then starves (fits took 30x longer here). It is our main compute.
+    os.environ.setdefault("RAY_worker_niceness", "0")
