@@ -173,8 +173,12 @@ class GreedyStrategy(StrategyBase):
 class UCBStrategy(GreedyStrategy):
     """Batch upper confidence bound (GP-BUCB): `mean + sqrt(beta) * sd`."""
 
-    def __init__(self, beta: float = 4.0, **options) -> None:
-        """Set `beta` (>= 0; 0 is pure exploitation) and the `GreedyStrategy` options."""
+    def __init__(self, beta: float = 0.25, **options) -> None:
+        """Set `beta` (>= 0; 0 is pure exploitation) and the `GreedyStrategy` options.
+
+        The default, mean + 0.5 sd, is the best measured on the IFNG and IL2
+        screens (`loopwell bench screen`; beta 1 and 4 explored less profitably).
+        """
         if beta < 0:
             raise StrategyError(f"beta must be >= 0, got {beta}")
         super().__init__(**options)
