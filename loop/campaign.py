@@ -177,7 +177,8 @@ class Campaign:
         self.store.add_experiments(items)
         self.store.update_round(self.spec.name, r, {
             "strategy": name, "instrument": instrument_kind(self.spec) if use_model else None,
-            "propose_s": seconds, "n_proposed": len(items), "n_pending": len(pending_rows)})
+            "propose_s": seconds, "agent_s": out.get("seconds"), "n_proposed": len(items),
+            "n_pending": len(pending_rows)})
         self.hook("propose", r, {"propose_s": seconds, "n": len(items)})
         return self.store.experiments(self.spec.name, round=r)
 

@@ -83,8 +83,11 @@ def _execute(spec, base_dir: Path | None, store_url: str | None, compute: str) -
 def demo(
     rounds: int = typer.Option(5, help="rounds of the campaign"),
     batch_size: int = typer.Option(128, help="genes per round"),
-    instrument: str = typer.Option("gp", help="instrument: gp or ensemble"),
-    strategy: str = typer.Option("ucb", help="strategy: ucb, ei, thompson, uncertainty, random"),
+    instrument: Optional[str] = typer.Option(
+        None, help="instrument: linear (default), gp or ensemble (gp and ensemble use "
+        "SVD features)"),
+    strategy: Optional[str] = typer.Option(
+        None, help="strategy: ucb (default), ei, thompson, uncertainty, random"),
     name: Optional[str] = typer.Option(None, help="campaign name (default: a new one)"),
     compute: str = typer.Option("ray", help="ray (instrument in a Ray actor) or local"),
     store: Optional[str] = typer.Option(None, help="SQLAlchemy URL of the store"),
@@ -92,16 +95,18 @@ def demo(
     """Run the IFN-gamma CRISPR screen campaign on the simulated lab."""
     from loop.spec import load_spec
 
-    base = load_spec(DEMO_SPEC)
-    spec = base.model_copy(update={
-        "name": name or f"ifng-demo-{time.strftime('%Y%m%d-%H%M%S')}",
-        "budget": base.budget.model_copy(update={"rounds": rounds, "batch_size": batch_size}),
-        "instrument": base.instrument.model_copy(update={"kind": instrument}),
-        "strategy": base.strategy.model_copy(update={"name": strategy}),
-    })
     from loop.spec import parse_spec
 
-    spec = parse_spec(spec.model_dump(mode="json"))
+    raw = load_spec(DEMO_SPEC).model_dump(mode="json")
+    raw["name"] = name or f"ifng-demo-{time.strftime('%Y%m%d-%H%M%S')}"
+    raw["budget"].update(rounds=rounds, batch_size=batch_size)
+    if instrument is not None:
+        raw["instrument"] = {"kind": instrument}
+        if instrument != "linear":  # stationary kernels want dense features
+            raw["design_space"]["features"] = "svd"
+    if strategy is not None:
+        raw["strategy"] = {"name": strategy}
+    spec = parse_spec(raw)
     _execute(spec, DEMO_SPEC.parent, store, compute)
 
 

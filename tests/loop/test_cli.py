@@ -26,3 +26,14 @@ def test_status_lists_campaigns_and_rejects_unknown_ones(tmp_path):
     assert result.exit_code == 0 and "no campaigns" in result.output
     result = CliRunner().invoke(app, ["status", "nope", "--store", url])
     assert result.exit_code == 1 and "no campaign 'nope'" in result.output
+
+
+def test_the_demo_keeps_its_recipe_unless_told_otherwise():
+    from loop.cli import demo_spec
+
+    spec = demo_spec()
+    assert spec.instrument.kind == "linear" and spec.design_space.features == "membership"
+    assert spec.strategy.options == {"beta": 0.25} and spec.objective.transform == "log"
+    other = demo_spec(rounds=2, batch_size=16, instrument="gp", strategy="thompson")
+    assert other.instrument.kind == "gp" and other.design_space.features == "svd"
+    assert other.strategy.name == "thompson" and other.budget.rounds == 2
