@@ -93,9 +93,14 @@ def demo(
     store: Optional[str] = typer.Option(None, help="SQLAlchemy URL of the store"),
 ) -> None:
     """Run the IFN-gamma CRISPR screen campaign on the simulated lab."""
-    from loop.spec import load_spec
+    spec = demo_spec(rounds, batch_size, instrument, strategy, name)
+    _execute(spec, DEMO_SPEC.parent, store, compute)
 
-    from loop.spec import parse_spec
+
+def demo_spec(rounds: int = 5, batch_size: int = 128, instrument: str | None = None,
+              strategy: str | None = None, name: str | None = None):
+    """Return the demo campaign: the example YAML with the command line's changes."""
+    from loop.spec import load_spec, parse_spec
 
     raw = load_spec(DEMO_SPEC).model_dump(mode="json")
     raw["name"] = name or f"ifng-demo-{time.strftime('%Y%m%d-%H%M%S')}"
@@ -106,8 +111,7 @@ def demo(
             raw["design_space"]["features"] = "svd"
     if strategy is not None:
         raw["strategy"] = {"name": strategy}
-    spec = parse_spec(raw)
-    _execute(spec, DEMO_SPEC.parent, store, compute)
+    return parse_spec(raw)
 
 
 @app.command()
