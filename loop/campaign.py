@@ -10,6 +10,7 @@ already stored is not counted again.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import time
 from dataclasses import dataclass, field
@@ -53,7 +54,10 @@ class Campaign:
                  lab: LabAdapter | None = None, hook: Hook | None = None) -> None:
         self.spec = spec
         self.store = store
-        self.state_dir = Path(state_dir) / "campaigns" / spec.name
+        # one folder per (store, campaign): the lab's jobs and the instrument's
+        # checkpoint belong to the store that records the campaign
+        store_key = hashlib.sha256(str(store.url).encode()).hexdigest()[:8]
+        self.state_dir = Path(state_dir) / "campaigns" / f"{spec.name}-{store_key}"
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.base_dir = base_dir
         self.compute = compute
@@ -291,6 +295,9 @@ class Campaign:
         elif (t := hit_threshold(self.spec.objective, None)) is not None:
             values = np.array([m.value for m in self.store.measurements(self.spec.name)])
             out.update(hits_found=int((to_target(self.spec.objective, values) >= t).sum()))
+        _, _, values = self._measured()
+        if len(values):  # the best readout so far, by the objective's order
+            out["best_value"] = float(values[np.argmax(to_target(self.spec.objective, values))])
         out.update(_calibration(self.store, self.spec, r, self.target_scale()))
         if self.spec.objective.secondary or self.spec.objective.constraints:
             out["pareto"] = self.pareto()

@@ -65,13 +65,15 @@ def round_table(r: int, info: dict[str, Any], total_rounds: int | None = None) -
     """Render one round's figures."""
     title = f"round {r + 1}/{total_rounds}" if total_rounds else f"round {r}"
     table = Table(title=title, show_header=True, header_style="bold")
-    for col in ("strategy", "measured", "hits", "hit ratio", "fit s", "propose s",
-                "cov90", "NLL"):
+    has_hits = info.get("n_hits") is not None
+    middle = ("hits", "hit ratio") if has_hits else ("best value",)
+    for col in ("strategy", "measured", *middle, "fit s", "propose s", "cov90", "NLL"):
         table.add_column(col, justify="right")
+    found = ((f"{_fmt(info.get('hits_found'))}/{_fmt(info.get('n_hits'))}",
+              _fmt(info.get("hit_ratio"))) if has_hits else (_fmt(info.get("best_value")),))
     table.add_row(
-        _fmt(info.get("strategy")), _fmt(info.get("n_measured")),
-        f"{_fmt(info.get('hits_found'))}/{_fmt(info.get('n_hits'))}",
-        _fmt(info.get("hit_ratio")), _fmt(info.get("fit_s"), ".2f"),
+        _fmt(info.get("strategy")), _fmt(info.get("n_measured")), *found,
+        _fmt(info.get("fit_s"), ".2f"),
         _fmt(info.get("propose_s"), ".2f"), _fmt(info.get("coverage90"), ".2f"),
         _fmt(info.get("nll"), ".2f"))
     return table

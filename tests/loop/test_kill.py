@@ -54,7 +54,7 @@ def test_kill_9_during_a_round_then_run_again(make_spec, tmp_path):
         return sorted((m.candidate_id, m.replicate, m.value) for m in s.measurements("killed"))
 
     assert values(store) == values(reference.store)
-    lab = SimulatedLab(lookup_table(spec, None),
-                       state_path=tmp_path / "home" / "campaigns" / "killed" / "lab.json")
+    (folder,) = (tmp_path / "home" / "campaigns").glob("killed-*")
+    lab = SimulatedLab(lookup_table(spec, None), state_path=folder / "lab.json")
     assert lab.n_submitted == 48  # each experiment asked of the lab exactly once
     assert len(set(lab.submitted_ids())) == 48
