@@ -13,7 +13,6 @@ process pool on the same table, seeds, start and batch size.
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 import os
@@ -27,6 +26,8 @@ from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
+
+from loop.bench.output import write_csv
 
 _D = "data:reactions"
 
@@ -319,11 +320,8 @@ def write_outputs(records: list[dict[str, Any]], out_dir: Path) -> dict[str, Pat
              "n_experiments": r["q"] * (k + 1), "best_yield": b, "hit_at": r["hit_at"],
              "s_per_proposal": r["sec_per_proposal"][k - 1] if k > 0 else 0.0}
             for r in records for k, b in enumerate(r["best_per_round"])]
-    for key, data in (("rounds", rows), ("summary", summarise(records))):
-        with open(paths[key], "w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=list(data[0]))
-            writer.writeheader()
-            writer.writerows(data)
+    write_csv(paths["rounds"], rows)
+    write_csv(paths["summary"], summarise(records))
     _plot(records, paths["plot"])
     return paths
 

@@ -10,7 +10,6 @@ worker processes.
 
 from __future__ import annotations
 
-import csv
 import os
 import re
 import tempfile
@@ -20,6 +19,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
+
+from loop.bench.output import write_csv
 
 #: published hit ratios after 5 x 128 (Table 1 of Roohani et al. 2025; Gupta et al. 2025)
 PUBLISHED: dict[str, list[tuple[str, str]]] = {
@@ -216,13 +217,8 @@ def write_outputs(rows: list[dict[str, Any]], out_dir: Path) -> dict[str, Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {"rounds": out_dir / "screen_rounds.csv", "summary": out_dir / "screen_summary.csv",
              "plot": out_dir / "screen_hits.png"}
-    for key, data in (("rounds", rows), ("summary", summarise(rows))):
-        fields = sorted({k for r in data for k in r}, key=lambda k: list(data[0]).index(k)
-                        if k in data[0] else 99)
-        with open(paths[key], "w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=fields)
-            writer.writeheader()
-            writer.writerows(data)
+    write_csv(paths["rounds"], rows)
+    write_csv(paths["summary"], summarise(rows))
     _plot(rows, paths["plot"])
     return paths
 
