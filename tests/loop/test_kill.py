@@ -26,7 +26,9 @@ def test_kill_9_during_a_round_then_run_again(make_spec, tmp_path):
     cmd = [sys.executable, "-m", "loop.cli", "run", str(spec_file), "--compute", "local",
            "--store", url]
     log = open(tmp_path / "first-run.log", "w")
-    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+    # its own process group, so that the kill takes Prefect's local API server with it
+    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
     store = SqlStore(url)
     deadline = time.monotonic() + 300
     try:
@@ -39,7 +41,7 @@ def test_kill_9_during_a_round_then_run_again(make_spec, tmp_path):
         else:
             pytest.fail("round 1 was never dispatched")
     finally:
-        proc.send_signal(signal.SIGKILL)
+        os.killpg(proc.pid, signal.SIGKILL)  # as a power cut would: no clean-up at all
         proc.wait()
     assert store.count_measurements("killed") == 16
     again = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
