@@ -11,7 +11,8 @@ from agents.pool import MAX_BATCH_SIZE, pool_moments
 
 
 def explain(model: Model, candidates: Tensor, indices: Tensor,
-            max_batch_size: int = MAX_BATCH_SIZE) -> dict[str, Tensor]:
+            max_batch_size: int = MAX_BATCH_SIZE,
+            observation_noise: bool = False) -> dict[str, Tensor]:
     """Return the posterior mean and sd of the proposed candidates.
 
     Args:
@@ -19,10 +20,12 @@ def explain(model: Model, candidates: Tensor, indices: Tensor,
         candidates: `n x d` features the indices point into.
         indices: `q`-dim long tensor of row indices.
         max_batch_size: points per `model.posterior` call.
+        observation_noise: give the sd of a measurement rather than of the
+            latent function (what calibration against measured values needs).
 
     Returns:
-        `{"mean": q-dim, "sd": q-dim}` float64 tensors of the latent function,
-        before any fantasy (what the model believed when proposing).
+        `{"mean": q-dim, "sd": q-dim}` float64 tensors, before any fantasy
+        (what the model believed when proposing).
     """
     if indices.dim() != 1 or indices.dtype != torch.long:
         raise StrategyError(f"indices must be a 1-dim long tensor, got {indices.dtype} "
@@ -32,5 +35,6 @@ def explain(model: Model, candidates: Tensor, indices: Tensor,
         return {"mean": empty, "sd": empty.clone()}
     if int(indices.min()) < 0 or int(indices.max()) >= candidates.shape[0]:
         raise StrategyError(f"indices out of range for {candidates.shape[0]} candidates")
-    mean, variance = pool_moments(model, candidates[indices], max_batch_size)
+    mean, variance = pool_moments(model, candidates[indices], max_batch_size,
+                                  observation_noise=observation_noise)
     return {"mean": mean, "sd": variance.sqrt()}

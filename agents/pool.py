@@ -66,23 +66,24 @@ def index_points(n: int, dtype: torch.dtype = torch.float64) -> Tensor:
     return torch.arange(n, dtype=dtype).view(n, 1, 1)
 
 
-def pool_moments(model: Model, X: Tensor,
-                 max_batch_size: int = MAX_BATCH_SIZE) -> tuple[Tensor, Tensor]:
+def pool_moments(model: Model, X: Tensor, max_batch_size: int = MAX_BATCH_SIZE,
+                 observation_noise: bool = False) -> tuple[Tensor, Tensor]:
     """Return the marginal posterior mean and variance of `model` over `X`.
 
     Args:
         model: a single-output BoTorch `Model`.
         X: `n x d` points.
         max_batch_size: points per `model.posterior` call.
+        observation_noise: include the noise of a measurement in the variance.
 
     Returns:
         Two `n`-dim float64 tensors: the mean and the (non-negative) variance of
-        the latent function.
+        the latent function (of a measurement, with `observation_noise`).
     """
     means, variances = [], []
     with torch.no_grad():
         for chunk in X.split(max_batch_size):
-            posterior = model.posterior(chunk)
+            posterior = model.posterior(chunk, observation_noise=observation_noise)
             mean, variance = posterior.mean, posterior.variance
             if mean.shape != (chunk.shape[0], 1):
                 raise StrategyError(

@@ -26,8 +26,7 @@ def propose_batch(model, name: str, options: dict[str, Any], candidates: np.ndar
     """
     import torch
 
-    from agents import make_strategy
-    from instruments import predict_mean_sd
+    from agents import explain, make_strategy
 
     X = torch.as_tensor(candidates, dtype=torch.float64)
     P = torch.as_tensor(pending, dtype=torch.float64) if len(pending) else None
@@ -37,6 +36,6 @@ def propose_batch(model, name: str, options: dict[str, Any], candidates: np.ndar
     seconds = time.perf_counter() - t0
     # predictive distribution of a measurement (observation noise included), so that
     # the calibration figures compare like with like
-    mean, sd = predict_mean_sd(model, X[indices], observation_noise=True)
-    return {"indices": indices.cpu().numpy(), "mean": mean.cpu().numpy(),
-            "sd": sd.cpu().numpy(), "seconds": seconds}
+    why = explain(model, X, indices, observation_noise=True)
+    return {"indices": indices.cpu().numpy(), "mean": why["mean"].cpu().numpy(),
+            "sd": why["sd"].cpu().numpy(), "seconds": seconds}

@@ -16,3 +16,14 @@ def test_explain_refuses_bad_indices():
         explain(FakeInstrument(), torch.rand(3, 2), torch.tensor([3]))
     with pytest.raises(StrategyError, match="1-dim long"):
         explain(FakeInstrument(), torch.rand(3, 2), torch.tensor([0.0]))
+
+
+def test_explain_can_give_the_sd_of_a_measurement():
+    from botorch.models import SingleTaskGP
+
+    X = torch.rand(12, 2, dtype=torch.float64)
+    model = SingleTaskGP(X, X.sum(-1, keepdim=True)).eval()
+    latent = explain(model, X, torch.tensor([0, 5]))
+    noisy = explain(model, X, torch.tensor([0, 5]), observation_noise=True)
+    assert torch.allclose(noisy["mean"], latent["mean"])
+    assert (noisy["sd"] > latent["sd"]).all()
