@@ -79,7 +79,21 @@ def pool_moments(model: Model, X: Tensor, max_batch_size: int = MAX_BATCH_SIZE,
     Returns:
         Two `n`-dim float64 tensors: the mean and the (non-negative) variance of
         the latent function (of a measurement, with `observation_noise`).
+
+    A model with `predict_moments(X) -> (mean, variance)` (the linear and
+    additive instruments) is asked for them directly, in one call.
     """
+    fast = getattr(model, "predict_moments", None)
+    if callable(fast):
+        with torch.no_grad():
+            mean, variance = (t.reshape(-1).double() for t in fast(X))
+        if observation_noise:
+            variance = variance + float(getattr(model, "noise_variance", 0.0))
+        if mean.shape != (X.shape[0],) or variance.shape != (X.shape[0],):
+            raise StrategyError("model.predict_moments returned the wrong shapes")
+        if not (torch.isfinite(mean).all() and torch.isfinite(variance).all()):
+            raise StrategyError("the model's posterior has NaN or infinite values")
+        return mean, variance.clamp_min(0.0)
     means, variances = [], []
     with torch.no_grad():
         for chunk in X.split(max_batch_size):
@@ -173,7 +187,17 @@ def cross_covariance(model: Model, X: Tensor, x: Tensor,
 
     Returns:
         An `m`-dim float64 tensor `cov(f(X_i), f(x))`.
+
+    A model with `cross_covariance(X, x)` (the additive instrument) computes it
+    itself, without a joint posterior per chunk.
     """
+    fast = getattr(model, "cross_covariance", None)
+    if callable(fast):
+        with torch.no_grad():
+            covariance = fast(X, x).reshape(-1).double()
+        if covariance.shape != (X.shape[0],) or not torch.isfinite(covariance).all():
+            raise StrategyError("model.cross_covariance returned a wrong shape or NaN values")
+        return covariance
     out = []
     with torch.no_grad():
         for chunk in X.split(max_batch_size):

@@ -1,6 +1,7 @@
 """Virtual instruments: surrogate models with calibrated uncertainty, on tensors only."""
 
 from instruments.actor import InstrumentHost, remote_host
+from instruments.additive import AdditiveGP
 from instruments.base import Instrument, InstrumentBase, InstrumentError
 from instruments.calibration import gaussian_nll, interval_coverage, predict_mean_sd
 from instruments.ensemble import DeepEnsemble
@@ -9,6 +10,7 @@ from instruments.linear import BlockLinearGP
 from instruments.registry import make_instrument
 
 __all__ = [
+    "AdditiveGP",
     "BlockLinearGP",
     "DeepEnsemble",
     "GPInstrument",

@@ -7,7 +7,7 @@ from instruments.testing import FakeInstrument
 
 
 def test_known_instruments():
-    assert {"ensemble", "gp"} <= set(known_instruments())
+    assert {"additive", "ensemble", "gp", "linear"} <= set(known_instruments())
     assert isinstance(make_instrument("gp"), GPInstrument)
     ensemble = make_instrument("ensemble", seed=3, n_members=4, epochs=10)
     assert isinstance(ensemble, DeepEnsemble)
@@ -31,7 +31,7 @@ def test_duplicate_name_is_refused():
 
 def test_public_face_matches_all():
     exported = {name for name in dir(instruments) if not name.startswith("_")}
-    modules = {"actor", "base", "calibration", "checkpoint", "ensemble", "gp", "linear", "registry",
+    modules = {"actor", "additive", "base", "calibration", "checkpoint", "ensemble", "gp", "linear", "registry",
                "testing"}
     assert set(instruments.__all__) == exported - modules
     for name in instruments.__all__:
