@@ -183,24 +183,26 @@ def candidate_frame(spec: ReactionDesign, base_dir: Path | None) -> pd.DataFrame
 
 
 def reaction_space(spec: ReactionDesign, base_dir: Path | None = None):
-    """Build the `DesignSpace` of a reaction campaign."""
+    """Build the `DesignSpace` of a reaction campaign: one feature block per factor."""
     from loop.design import DesignSpace
 
     frame = candidate_frame(spec, base_dir)
     if frame.empty:
         raise ValueError("design_space: no candidates left after constraints.exclude")
-    blocks, names, attributes = [], [], {}
+    blocks, names, attributes, spans = [], [], {}, []
     for f in spec.factors:
         levels = sorted(frame[f.name].unique())
         table = factor_table(f, levels, base_dir)
         rows = pd.Index(levels).get_indexer(frame[f.name])
         blocks.append(table.features[rows])
+        spans.append((f.name, len(names), len(names) + len(table.feature_names)))
         names += table.feature_names
         for key, values in table.attributes.items():
             attributes[key] = values[rows]
     parameters = frame[[f.name for f in spec.factors]].to_dict(orient="records")
     return DesignSpace(ids=frame["id"].tolist(), X=np.concatenate(blocks, 1).astype(np.float32),
-                       feature_names=names, parameters=parameters, attributes=attributes)
+                       feature_names=names, parameters=parameters, attributes=attributes,
+                       blocks=spans)
 
 
 def reaction_lookup(spec: ReactionDesign, value_column: str,

@@ -72,10 +72,10 @@ PRESETS = {
         "Concentration": None, "Temp_C": None}),
 }
 
-#: loopwell's recipe: GP on per-factor DFT PCA features, one capped L-BFGS-B fit, greedy EI
-LOOPWELL_INSTRUMENT = {"kind": "gp", "options": {"fit": "scipy", "maxiter": 50,
-                                                 "normalize_inputs": False}}
-LOOPWELL_STRATEGY = {"name": "ei", "options": {}}  # exact kriging believer (pools <= 6000)
+#: loopwell's recipe, the defaults of a reaction campaign: an additive GP (one ARD RBF kernel
+#: per factor's DFT PCA block) and a greedy batch UCB, beta 4, with exact fantasies
+LOOPWELL_INSTRUMENT = {"kind": "additive", "options": {}}
+LOOPWELL_STRATEGY = {"name": "ucb", "options": {"beta": 4.0}}
 TOOLS = ["loopwell", "baybe", "ax", "random"]
 
 
