@@ -27,7 +27,7 @@ from loop.design import DesignSpace, build_design_space
 from loop.hosts import init_params, make_host
 from loop.lab import build_lab, reference_hits
 from loop.objective import (
-    hit_threshold, pareto_front, robust_scale, scalarised_target, to_target,
+    allowed_candidates, hit_threshold, pareto_front, robust_scale, scalarised_target, to_target,
 )
 from loop.spec import CampaignSpec, initial_strategy, instrument_kind
 from loop.store import Experiment, SqlStore
@@ -66,6 +66,7 @@ class Campaign:
         self.design: DesignSpace = build_design_space(
             spec.design_space, base_dir, cache_dir=Path(state_dir) / "features", seed=spec.seed)
         self._index = self.design.index()
+        self._allowed = allowed_candidates(spec.objective, self.design.attributes, self.design.n)
         self.lab = lab if lab is not None else build_lab(spec, base_dir, self.state_dir)
         self.hits = reference_hits(spec, base_dir, self.design.ids)
         self._host = None
@@ -150,7 +151,8 @@ class Campaign:
         if have:
             return have
         asked = {e.candidate_id for e in self.store.experiments(self.spec.name)}
-        free = [i for i, cid in enumerate(self.design.ids) if cid not in asked]
+        free = [i for i, cid in enumerate(self.design.ids)
+                if cid not in asked and self._allowed[i]]
         if not free:
             return []
         q = min(self.spec.budget.batch_size, len(free))

@@ -71,6 +71,29 @@ def _feasible(spec: ObjectiveSpec, values: np.ndarray,
     return ok
 
 
+def allowed_candidates(spec: ObjectiveSpec, attributes: dict[str, np.ndarray],
+                       n: int) -> np.ndarray:
+    """Return which of the `n` candidates meet the constraints on attributes known in advance.
+
+    Constraints on the readout (`value`) cannot be checked before measuring and
+    are left to the target (`scalarised_target` puts breaking measurements below
+    every feasible one); constraints on an attribute (a numeric factor, a
+    factor's `attributes:` column) remove the candidates that break them.
+
+    Raises:
+        ValueError: a constraint names an unknown attribute, or no candidate is left.
+    """
+    ok = np.ones(n, dtype=bool)
+    known = [c for c in spec.constraints if c.name != "value"]
+    if not known:
+        return ok
+    ok &= _feasible(spec.model_copy(update={"constraints": known}), np.zeros(n), attributes)
+    if not ok.any():
+        rules = ", ".join(f"{c.name} in [{c.min}, {c.max}]" for c in known)
+        raise ValueError(f"no candidate meets objective.constraints ({rules})")
+    return ok
+
+
 def _attribute(spec: ObjectiveSpec, k: int, attributes: dict[str, np.ndarray]) -> np.ndarray:
     name = spec.secondary[k].attribute
     if name not in attributes:

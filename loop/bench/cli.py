@@ -97,7 +97,8 @@ def reactions(
     name: str = typer.Option("custom", help="name of that table in the outputs"),
     tool: List[str] = typer.Option(["loopwell", "baybe", "ax", "random"],
                                    help="loopwell, baybe, ax, random"),
-    seeds: int = typer.Option(10, help="seeds per tool (0..seeds-1)"),
+    seeds: int = typer.Option(10, help="seeds per tool (first_seed..first_seed+seeds-1)"),
+    first_seed: int = typer.Option(0, help="first seed (tune on seeds the report does not use)"),
     batch_size: int = typer.Option(5, help="random start and every batch"),
     budget: int = typer.Option(100, help="most experiments per run"),
     workers: int = typer.Option(2, help="parallel worker processes"),
@@ -137,7 +138,8 @@ def reactions(
     if not (resume or summarise_only) and runs.exists():
         runs.unlink()
     console.print(f"{len(tables) * len(tools) * seeds} runs: tables {[t.name for t in tables]}, "
-                  f"tools {tools}, {seeds} seeds, start {batch_size} + {batch_size} per round, "
+                  f"tools {tools}, seeds {first_seed}..{first_seed + seeds - 1}, "
+                  f"start {batch_size} + {batch_size} per round, "
                   f"budget {budget}, {workers} workers")
 
     def progress(r):
@@ -150,7 +152,8 @@ def reactions(
 
     import numpy as np
 
-    records = run_benchmark(tables, [] if summarise_only else tools, list(range(seeds)),
+    seed_list = list(range(first_seed, first_seed + seeds))
+    records = run_benchmark(tables, [] if summarise_only else tools, seed_list,
                             q=batch_size, budget=budget, workers=workers, runs_path=runs,
                             on_result=progress)
     if summarise_only:

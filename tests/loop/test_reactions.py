@@ -96,6 +96,16 @@ def test_encodings_one_hot_descriptors_and_pca(shared_data):
     assert reaction_space(_design(mordred)).X.shape[0] == 1728
 
 
+def test_each_factor_is_one_feature_block(shared_data):
+    space = reaction_space(_design(_da(shared_data)))
+    assert [b[0] for b in space.blocks] == ["base", "ligand", "solvent", "concentration",
+                                            "temperature"]
+    assert space.blocks[0][1] == 0 and space.blocks[-1][2] == space.X.shape[1]
+    assert all(a[2] == b[1] for a, b in zip(space.blocks, space.blocks[1:]))
+    for name, start, stop in space.blocks:
+        assert all(n.startswith(name) for n in space.feature_names[start:stop])
+
+
 @pytest.mark.parametrize("change, field", [
     (lambda r: r["constraints"].__setitem__("exclude", [{"catalyst": "Pd"}]),
      "constraints.exclude[0]"),
@@ -160,8 +170,14 @@ def _spec(data: Path, **extra) -> dict:
 
 
 def test_a_short_campaign_finds_higher_yields_than_its_random_start(shared_data, tmp_path):
-    campaign, store = _campaign(tmp_path, _spec(shared_data))
+    spec = _spec(shared_data)
+    del spec["instrument"], spec["strategy"]  # the defaults of a reaction campaign
+    campaign, store = _campaign(tmp_path, spec)
     assert campaign.run() == "done"
+    model = campaign.host._host.model  # the additive GP, one kernel per factor
+    assert model.name == "additive"
+    assert (campaign.spec.strategy.name, campaign.spec.strategy.options) == ("ucb", {"beta": 4.0})
+    assert model.blocks == [(a, b) for _, a, b in campaign.design.blocks]
     start = [m.value for m in store.measurements("da") if "-r0-" in m.experiment_id]
     later = [m.value for m in store.measurements("da") if "-r0-" not in m.experiment_id]
     assert len(start) == 5 and len(later) == 10
@@ -192,6 +208,22 @@ def test_a_campaign_trades_yield_against_ligand_cost(shared_data, tmp_path):
         assert not any(q["value"] >= p["value"] and q["cost"] <= p["cost"] and
                        (q["value"] > p["value"] or q["cost"] < p["cost"]) for q in front)
     store.close()
+
+
+def test_constraints_on_known_attributes_filter_the_candidates(shared_data, tmp_path):
+    spec = _spec(shared_data, objective={"kind": "maximize", "constraints": [
+        {"name": "temperature", "max": 105}, {"name": "value", "min": 5}]})
+    spec["budget"]["rounds"] = 2
+    campaign, store = _campaign(tmp_path, spec)
+    campaign.run()
+    asked = [campaign.design.params(campaign.design.index()[e.candidate_id])
+             for e in store.experiments("da")]
+    assert len(asked) == 10 and all(p["temperature"] <= 105 for p in asked)
+    store.close()
+    impossible = _spec(shared_data, objective={"kind": "maximize", "constraints": [
+        {"name": "temperature", "min": 200}]})
+    with pytest.raises(ValueError, match="no candidate meets objective.constraints"):
+        _campaign(tmp_path / "x", impossible)
 
 
 def test_bench_runs_loopwell_and_random_on_the_same_start(shared_data, tmp_path):
