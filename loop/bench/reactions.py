@@ -19,7 +19,7 @@ import os
 import re
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -255,8 +255,9 @@ def run_benchmark(tables: list[ReactionTable], tools: list[str], seeds: list[int
             keep(run_one(job))
         return records
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        for record in pool.map(run_one, jobs):
-            keep(record)
+        # kept as each run ends, so an interrupted benchmark loses only the runs in flight
+        for future in as_completed([pool.submit(run_one, job) for job in jobs]):
+            keep(future.result())
     return records
 
 
@@ -316,6 +317,7 @@ def write_outputs(records: list[dict[str, Any]], out_dir: Path) -> dict[str, Pat
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {"rounds": out_dir / "reactions_rounds.csv",
              "summary": out_dir / "reactions_summary.csv", "plot": out_dir / "reactions_best.png"}
+    records = sorted(records, key=lambda r: (r["table"], r["tool"], r["seed"]))
     rows = [{"table": r["table"], "tool": r["tool"], "seed": r["seed"], "round": k,
              "n_experiments": r["q"] * (k + 1), "best_yield": b, "hit_at": r["hit_at"],
              "s_per_proposal": r["sec_per_proposal"][k - 1] if k > 0 else 0.0}
