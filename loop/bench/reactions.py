@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from loop.bench.output import write_csv
+from loop.spec import REACTION_STRATEGY
 
 _D = "data:reactions"
 
@@ -75,7 +76,7 @@ PRESETS = {
 #: loopwell's recipe, the defaults of a reaction campaign: an additive GP (one ARD RBF kernel
 #: per factor's DFT PCA block) and a greedy batch UCB, beta 4, with exact fantasies
 LOOPWELL_INSTRUMENT = {"kind": "additive", "options": {}}
-LOOPWELL_STRATEGY = {"name": "ucb", "options": {"beta": 4.0}}
+LOOPWELL_STRATEGY = REACTION_STRATEGY
 TOOLS = ["loopwell", "baybe", "ax", "random"]
 
 

@@ -9,7 +9,7 @@ from botorch.acquisition import (
     qLogExpectedImprovement,
 )
 
-from instruments import interval_coverage, predict_mean_sd
+from instruments import InstrumentHost, interval_coverage, predict_mean_sd
 
 
 def check_acquisition_functions(model, train_Y, X_pool) -> None:
@@ -52,3 +52,13 @@ def check_sample_pool(model, X_pool) -> None:
     error = (samples.mean(0) - mean).abs() / (sd / 256**0.5)
     assert error.median() < 2.0
     assert (samples.std(0) > 0).all()
+
+
+def check_host_checkpoint(kind, options, train_X, train_Y, X_pool, directory) -> None:
+    """A second host on the same checkpoint folder predicts exactly as the first."""
+    host = InstrumentHost(kind, options, str(directory))
+    host.fit(train_X, train_Y)
+    again = InstrumentHost(kind, options, str(directory))
+    assert again.is_fitted
+    for a, b in zip(host.predict(X_pool), again.predict(X_pool)):
+        assert torch.allclose(a, b)

@@ -1,10 +1,10 @@
 import pytest
 import torch
-from botorch.acquisition import LogExpectedImprovement, UpperConfidenceBound
 
 from agents.pool import cross_covariance, pool_moments
-from instruments import AdditiveGP, InstrumentError, InstrumentHost, make_instrument
+from instruments import AdditiveGP, InstrumentError, make_instrument
 from instruments.calibration import interval_coverage, predict_mean_sd
+from tests.instruments import _shared
 
 
 def _factorial(seed=0, noise=0.05):
@@ -47,11 +47,10 @@ def test_moments_cross_covariance_and_samples_agree_with_the_joint_posterior():
     assert torch.allclose(posterior.variance.squeeze(-1), var, atol=1e-6)
     covariance = posterior.distribution.covariance_matrix
     assert torch.allclose(cross_covariance(model, X[:60], X[7:8]), covariance[:, 7], atol=1e-6)
+    _shared.check_sample_pool(model, X[:60])
     samples = model.sample_pool(X[:60], 3000, seed=2)
-    assert samples.shape == (3000, 60)
     assert torch.allclose(samples.mean(0), mean, atol=0.1 * float(var.sqrt().max()))
     assert torch.allclose(samples.var(0) / var, torch.ones(60, dtype=torch.float64), atol=0.2)
-    assert torch.equal(samples, model.sample_pool(X[:60], 3000, seed=2))
     noisy = model.posterior(X[:5], observation_noise=True).variance.squeeze(-1)
     assert torch.allclose(noisy - var[:5], torch.full((5,), model.noise_variance, dtype=torch.float64), atol=1e-6)
 
@@ -60,8 +59,8 @@ def test_batched_posterior_and_botorch_acquisition():
     X, Y, _ = _factorial()
     model = AdditiveGP(blocks=BLOCKS).fit(X[:30], Y[:30])
     assert model.posterior(X[:12].reshape(4, 3, 6)).mean.shape == (4, 3, 1)
-    assert UpperConfidenceBound(model, beta=0.25)(X[:7, None, :]).shape == (7,)
-    assert LogExpectedImprovement(model, best_f=Y.max())(X[:7, None, :]).shape == (7,)
+    _shared.check_acquisition_functions(model, Y[:30], X[30:])
+    _shared.check_gradient(model, X[30:])
 
 
 def test_warm_start_refit_and_bad_input_are_handled():
@@ -82,10 +81,5 @@ def test_warm_start_refit_and_bad_input_are_handled():
 
 def test_host_checkpoint_restores_identical_predictions(tmp_path):
     X, Y, _ = _factorial()
-    options = {"blocks": BLOCKS}
-    host = InstrumentHost("additive", options, str(tmp_path))
-    host.fit(X[:30], Y[:30])
-    again = InstrumentHost("additive", options, str(tmp_path))
-    assert again.is_fitted
-    for a, b in zip(host.predict(X[30:]), again.predict(X[30:])):
-        assert torch.allclose(a, b)
+    _shared.check_host_checkpoint("additive", {"blocks": BLOCKS}, X[:30], Y[:30], X[30:],
+                                  tmp_path)

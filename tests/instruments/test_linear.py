@@ -2,8 +2,9 @@ import pytest
 import torch
 from botorch.acquisition import LogExpectedImprovement, UpperConfidenceBound
 
-from instruments import BlockLinearGP, InstrumentError, InstrumentHost, make_instrument
+from instruments import BlockLinearGP, InstrumentError, make_instrument
 from instruments.calibration import interval_coverage, predict_mean_sd
+from tests.instruments import _shared
 
 
 def _membership(n=3000, d=300, seed=0):
@@ -59,10 +60,5 @@ def test_bad_blocks_and_unfitted_use_are_refused():
 
 def test_host_checkpoint_restores_identical_predictions(tmp_path):
     X, Y, _ = _membership(n=400)
-    options = {"blocks": [[0, 300], [300, 301]]}
-    host = InstrumentHost("linear", options, str(tmp_path))
-    host.fit(X[:100], Y[:100])
-    again = InstrumentHost("linear", options, str(tmp_path))
-    assert again.is_fitted
-    for a, b in zip(host.predict(X[100:]), again.predict(X[100:])):
-        assert torch.allclose(a, b)
+    _shared.check_host_checkpoint("linear", {"blocks": [[0, 300], [300, 301]]}, X[:100], Y[:100],
+                                  X[100:], tmp_path)
