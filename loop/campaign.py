@@ -381,7 +381,14 @@ def _merge(total: IngestReport, part: IngestReport) -> None:
 
 def _calibration(store: SqlStore, spec: CampaignSpec, r: int,
                  scale: float | None) -> dict[str, Any]:
-    """Coverage of the 90% intervals and NLL of round `r`'s predictions, once measured."""
+    """Coverage of the 90% intervals and NLL of round `r`'s predictions, once measured.
+
+    Nothing with secondary objectives: the instrument then predicts the round's
+    Chebyshev scalarisation, whose weights and scaling change every round, so
+    its predictions cannot be set against the readouts.
+    """
+    if spec.objective.secondary:
+        return {}
     values: dict[str, list[float]] = {}
     for m in store.measurements(spec.name):
         if m.experiment_id.startswith(f"{spec.name}-r{r}-"):
