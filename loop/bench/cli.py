@@ -170,11 +170,13 @@ def reactions_table(summary) -> Table:
     """Render the reactions summary."""
     table = Table(title="experiments until a top-1% yield (start 5, batches of 5)",
                   header_style="bold")
-    for col in ("table", "tool", "seeds", "median", "p75", "misses", "median s/proposal",
-                "median best yield per round"):
+    for col in ("table", "tool", "seeds", "median", "95% CI of median", "p75", "mean", "misses",
+                "median s/proposal", "median best yield per round"):
         table.add_column(col, justify="right")
     for s in summary:
+        low, high = s["median_ci95"].split()
         table.add_row(s["table"], s["tool"], str(s["n_seeds"]), f"{s['median_to_top1']:.1f}",
-                      f"{s['p75_to_top1']:.1f}", str(s["misses"]),
+                      f"{float(low):.1f}-{float(high):.1f}", f"{s['p75_to_top1']:.1f}",
+                      f"{s['mean_to_top1']:.1f}", str(s["misses"]),
                       f"{s['median_s_per_proposal']:.2f}", s["median_best_per_round"])
     return table

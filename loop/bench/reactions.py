@@ -267,6 +267,22 @@ def _hits(records: list[dict[str, Any]]) -> np.ndarray:
                      for r in records], dtype=np.float64)
 
 
+def median_interval(values: np.ndarray, level: float = 0.95, n_boot: int = 2000,
+                    seed: int = 0) -> tuple[float, float]:
+    """Return a percentile bootstrap interval of the median of `values`.
+
+    With 10-20 seeds and hits counted in batches of 5, a median moves by a
+    batch or two with the seeds; the interval says how far.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    if len(values) < 2:
+        return float(np.median(values)), float(np.median(values))
+    rng = np.random.default_rng(seed)
+    boot = np.median(values[rng.integers(0, len(values), (n_boot, len(values)))], axis=1)
+    tail = 100 * (1 - level) / 2
+    return float(np.percentile(boot, tail)), float(np.percentile(boot, 100 - tail))
+
+
 def summarise(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Per table and tool: experiments to a top-1% reaction, s per proposal, best per round."""
     out = []
@@ -282,6 +298,8 @@ def summarise(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "table": table, "tool": tool, "n_seeds": len(mine),
             "seeds": " ".join(str(r["seed"]) for r in mine),
             "median_to_top1": float(np.median(hits)), "p75_to_top1": float(np.percentile(hits, 75)),
+            "median_ci95": " ".join(f"{v:g}" for v in median_interval(hits)),
+            "mean_to_top1": float(np.mean(hits)),
             "misses": int(sum(r["hit_at"] is None for r in mine)),
             "median_s_per_proposal": float(np.median(seconds)) if seconds else 0.0,
             "median_best_per_round": " ".join(f"{v:.1f}" for v in np.median(best, axis=0)),

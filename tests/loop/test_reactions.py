@@ -252,3 +252,34 @@ def test_bench_peers_fail_with_a_clear_message_when_missing():
 
     with pytest.raises(PeerMissing, match=r"pip install .*\[bench\]"):
         _require("no_such_module_xyz", "baybe")
+
+
+def test_median_interval_brackets_the_median_and_narrows_with_seeds():
+    from loop.bench.reactions import median_interval
+
+    rng = np.random.default_rng(1)
+    few = rng.choice([10.0, 15.0, 20.0, 25.0, 40.0], size=10)
+    many = rng.choice([10.0, 15.0, 20.0, 25.0, 40.0], size=400)
+    low, high = median_interval(few)
+    assert few.min() <= low <= np.median(few) <= high <= few.max()
+    low_many, high_many = median_interval(many)
+    assert high_many - low_many < high - low
+    assert median_interval(np.array([15.0])) == (15.0, 15.0)
+
+
+def test_bench_reactions_command_writes_the_summary_with_an_interval(shared_data, tmp_path):
+    from typer.testing import CliRunner
+
+    from loop.cli import app
+
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["bench", "reactions", "--table", DA, "--tool", "random",
+                                      "--seeds", "3", "--budget", "10", "--workers", "1",
+                                      "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    summary = pd.read_csv(out / "reactions_summary.csv")
+    (row,) = summary.to_dict(orient="records")
+    low, high = (float(v) for v in row["median_ci95"].split())
+    assert row["n_seeds"] == 3 and low <= row["median_to_top1"] <= high
+    result = CliRunner().invoke(app, ["bench", "reactions", "--tool", "nope", "--out", str(out)])
+    assert result.exit_code == 2 and "unknown tool" in result.output
