@@ -11,7 +11,8 @@ from typing import Optional
 import typer
 from rich.console import Console
 
-from loop.settings import configure_environment, default_store_url, state_dir
+from loop.settings import (configure_environment, default_store_url,
+                           reap_orphaned_prefect_servers, state_dir)
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Active-learning campaigns for biology labs.")
@@ -37,6 +38,10 @@ def _store(url: str | None):
 def _execute(spec, base_dir: Path | None, store_url: str | None, compute: str) -> str:
     """Run a campaign through its Prefect flow with progress on the console."""
     configure_environment()
+    reaped = reap_orphaned_prefect_servers()
+    if reaped:
+        console.print(f"stopped {len(reaped)} Prefect API server(s) left by a killed run "
+                      f"(pid {', '.join(map(str, reaped))})")
     from loop.campaign import Campaign
     from loop.console import ConsoleReporter
     from loop.report import write_report

@@ -6,13 +6,28 @@ import subprocess
 import sys
 import time
 
+import psutil
 import pytest
 import yaml
 
 from adapters import SimulatedLab
 from loop.campaign import Campaign
 from loop.lab import lookup_table
+from loop.settings import OWNER_VARIABLE
 from loop.store import SqlStore
+
+
+def _servers_of(pid: int) -> list[psutil.Process]:
+    """Prefect API server processes started by the loopwell process `pid`."""
+    servers = []
+    for proc in psutil.process_iter(["cmdline"]):
+        try:
+            if ("prefect.server.api.server:create_app" in (proc.info["cmdline"] or [])
+                    and proc.environ().get(OWNER_VARIABLE) == str(pid)):
+                servers.append(proc)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return servers
 
 
 @pytest.mark.slow
@@ -26,7 +41,7 @@ def test_kill_9_during_a_round_then_run_again(make_spec, tmp_path):
     cmd = [sys.executable, "-m", "loop.cli", "run", str(spec_file), "--compute", "local",
            "--store", url]
     log = open(tmp_path / "first-run.log", "w")
-    # its own process group, so that the kill takes Prefect's local API server with it
+    # its own session, so that the clean-up below can take everything it started
     proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT,
                             start_new_session=True)
     store = SqlStore(url)
@@ -40,13 +55,23 @@ def test_kill_9_during_a_round_then_run_again(make_spec, tmp_path):
             time.sleep(0.1)
         else:
             pytest.fail("round 1 was never dispatched")
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)  # as a power cut would: no clean-up at all
+        os.kill(proc.pid, signal.SIGKILL)  # as `kill -9 PID` would: no clean-up at all
         proc.wait()
-    assert store.count_measurements("killed") == 16
-    again = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
-    assert again.returncode == 0, again.stdout + again.stderr
-    assert "killed: done" in again.stdout
+        # Prefect's local API server outlives its parent
+        orphans = _servers_of(proc.pid)
+        assert orphans, "no Prefect API server was left running by the killed run"
+        assert store.count_measurements("killed") == 16
+        again = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+        assert again.returncode == 0, again.stdout + again.stderr
+        assert "killed: done" in again.stdout
+        assert "left by a killed run" in again.stdout
+        assert not [p for p in orphans if p.is_running()
+                    and p.status() != psutil.STATUS_ZOMBIE]  # the second run stopped it
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)  # whatever is left of the first run's session
+        except ProcessLookupError:
+            pass
 
     reference = Campaign(spec, SqlStore(f"sqlite:///{tmp_path / 'ref.db'}"),
                          state_dir=tmp_path / "ref", compute="local")
