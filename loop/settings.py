@@ -46,30 +46,46 @@ def configure_environment() -> None:
     os.environ.setdefault("RAY_worker_niceness", "0")
 
 
+def loopwell_prefect_servers():
+    """Yield `(process, owner pid)` for each Prefect API server a loopwell run started.
+
+    Without a Prefect server to talk to, Prefect runs flows on an ephemeral API:
+    a uvicorn child process that inherits the environment, so it carries
+    `LOOPWELL_PID` (set by `configure_environment`). Servers without it, or
+    that this user may not inspect, are not yielded.
+    """
+    import psutil
+
+    for proc in psutil.process_iter(["ppid", "cmdline"]):
+        try:
+            if _PREFECT_SERVER_APP not in (proc.info["cmdline"] or []):
+                continue
+            owner = proc.environ().get(OWNER_VARIABLE, "")
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
+        if owner.isdigit():
+            yield proc, int(owner)
+
+
 def reap_orphaned_prefect_servers(timeout: float = 5.0) -> list[int]:
     """Stop Prefect API servers whose loopwell process was killed; return their pids.
 
-    Without a Prefect server to talk to, Prefect runs flows on an ephemeral API:
-    a uvicorn child process that its parent stops at exit. A `kill -9` of the
-    parent skips that, and the server lives on, holding ~220 MB and a port. A
-    server is ours when it carries `LOOPWELL_PID` (set by
-    `configure_environment`) and orphaned when its parent is no longer that
-    process. Servers of live runs and of other programs are left alone.
+    Prefect's parent process stops its ephemeral server at exit; a `kill -9` of
+    the parent skips that, and the server lives on, holding ~220 MB and a port.
+    A loopwell server is orphaned when its parent is no longer its owner.
+    Servers of live runs and of other programs are left alone.
     """
     import psutil
 
     stopped = []
-    for proc in psutil.process_iter(["pid", "ppid", "cmdline"]):
-        try:
-            if _PREFECT_SERVER_APP not in (proc.info["cmdline"] or []):
-                continue
-            owner = proc.environ().get(OWNER_VARIABLE)
-            if owner is None or not owner.isdigit() or int(owner) == proc.info["ppid"]:
-                continue
-            proc.terminate()
-            stopped.append(proc)
-        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+    for proc, owner in loopwell_prefect_servers():
+        if owner == proc.info["ppid"]:
             continue
+        try:
+            proc.terminate()
+        except psutil.NoSuchProcess:
+            continue
+        stopped.append(proc)
     _, alive = psutil.wait_procs(stopped, timeout=timeout)
     for proc in alive:
         try:

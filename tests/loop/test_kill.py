@@ -13,21 +13,8 @@ import yaml
 from adapters import SimulatedLab
 from loop.campaign import Campaign
 from loop.lab import lookup_table
-from loop.settings import OWNER_VARIABLE
+from loop.settings import loopwell_prefect_servers
 from loop.store import SqlStore
-
-
-def _servers_of(pid: int) -> list[psutil.Process]:
-    """Prefect API server processes started by the loopwell process `pid`."""
-    servers = []
-    for proc in psutil.process_iter(["cmdline"]):
-        try:
-            if ("prefect.server.api.server:create_app" in (proc.info["cmdline"] or [])
-                    and proc.environ().get(OWNER_VARIABLE) == str(pid)):
-                servers.append(proc)
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
-            continue
-    return servers
 
 
 @pytest.mark.slow
@@ -58,7 +45,7 @@ def test_kill_9_during_a_round_then_run_again(make_spec, tmp_path):
         os.kill(proc.pid, signal.SIGKILL)  # as `kill -9 PID` would: no clean-up at all
         proc.wait()
         # Prefect's local API server outlives its parent
-        orphans = _servers_of(proc.pid)
+        orphans = [p for p, owner in loopwell_prefect_servers() if owner == proc.pid]
         assert orphans, "no Prefect API server was left running by the killed run"
         assert store.count_measurements("killed") == 16
         again = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
