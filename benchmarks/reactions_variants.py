@@ -21,7 +21,11 @@ transformed before the fit), sparse2 / sparse8 (outputscale prior Gamma(1.1,
 coverage3 (the batch most likely to hold one of the pool's top 1% / 3%, by
 greedy max coverage over 512 joint samples), gibbon / firstgibbon (greedy
 GIBBON batches, every round / the first model batch only), ohe / both (one-hot levels,
-or DFT PCs and one-hot levels, in each factor's block).
+or DFT PCs and one-hot levels, in each factor's block), pca2 / pca3 (2 or 3 DFT
+principal components per factor instead of 5), mordred (the Mordred descriptors
+instead of DFT), nocal (no leave-one-out variance calibration), oracle (a diagnostic: the
+prior fitted on the whole table, never refitted; not a method), hedge (one beta per
+pick of a batch: 0, 1, 4, 9, 16), later1 (the first model batch by the recipe, then beta 1).
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from torch import Tensor  # noqa: E402
 
 from agents.base import StrategyBase  # noqa: E402
 from agents.greedy import EIStrategy, UCBStrategy, UncertaintyStrategy  # noqa: E402
@@ -59,6 +64,29 @@ class FirstBatch(StrategyBase):
     def _propose(self, model, candidates, q, pending, seed):
         strategy = self.first if model.train_X.shape[0] <= 5 else self.later
         return strategy._propose(model, candidates, q, pending, seed)
+
+
+class Hedge(UCBStrategy):
+    """A batch of UCB picks with a beta per pick (a portfolio from exploiting to exploring).
+
+    Pick k of a batch scores `mean + sqrt(betas[k]) * sd`, its variances conditioned
+    on the picks before it as in the recipe.
+    """
+
+    def __init__(self, betas: list[float]) -> None:
+        super().__init__(beta=betas[0])
+        self.betas, self._k = betas, 0
+
+    def _propose(self, model, candidates, q, pending, seed):
+        self._k = 0
+        return super()._propose(model, candidates, q, pending, seed)
+
+    def _acquisition(self, pool, best_f):
+        from botorch.acquisition import UpperConfidenceBound
+
+        beta = self.betas[min(self._k, len(self.betas) - 1)]
+        self._k += 1
+        return UpperConfidenceBound(pool, beta=beta)
 
 
 class Coverage(StrategyBase):
@@ -212,6 +240,35 @@ class Order2(AdditiveGP):
         return K
 
 
+class Oracle(AdditiveGP):
+    """A diagnostic, not a method: the additive GP with the prior fitted on the whole table.
+
+    Hyperparameters (and the yields' mean and sd used to standardise) come from a
+    MAP fit on 1,500 random rows of the table, and are never refitted: what the
+    recipe's model would do if it knew its prior exactly.
+    """
+
+    fixed: dict[str, tuple[Tensor, Tensor]] = {}
+
+    def __init__(self, table: str, X: Tensor, y: np.ndarray, **options) -> None:
+        super().__init__(**options)
+        if table not in Oracle.fixed:
+            rows = np.random.default_rng(0).permutation(len(y))[:1500]
+            full = AdditiveGP(maxiter=300, **options)
+            full.fit(X[rows], torch.from_numpy(y[rows])[:, None].double())
+            Oracle.fixed[table] = (full.theta.clone(), full.y_stats.clone())
+        self.theta_fixed, self.stats_fixed = Oracle.fixed[table]
+
+    def _set_data(self, train_X, train_Y):
+        super()._set_data(train_X, train_Y)
+        self.y_stats = self.stats_fixed.clone()
+
+    def _fit(self, train_X, train_Y):
+        self._set_data(train_X, train_Y)
+        self.theta = self.theta_fixed.clone()
+        self._prepare()
+
+
 def variant(name: str):
     """Return (encoding, model factory, strategy factory) of a named variant."""
     recipe = lambda: UCBStrategy(beta=4.0)  # noqa: E731
@@ -224,7 +281,9 @@ def variant(name: str):
               "first16": lambda: FirstBatch(UCBStrategy(beta=16.0), recipe()),
               "firstunc": lambda: FirstBatch(UncertaintyStrategy(), recipe()),
               "coverage1": lambda: Coverage(0.01), "coverage3": lambda: Coverage(0.03),
-              "gibbon": Gibbon, "firstgibbon": lambda: FirstBatch(Gibbon(), recipe())}
+              "gibbon": Gibbon, "firstgibbon": lambda: FirstBatch(Gibbon(), recipe()),
+              "hedge": lambda: Hedge([0.0, 1.0, 4.0, 9.0, 16.0]),
+              "later1": lambda: FirstBatch(recipe(), UCBStrategy(beta=1.0))}
     if name in simple:
         return "descriptors", model, simple[name]
     models = {"yeojohnson": lambda **o: Warped("yj", **o), "rank": lambda **o: Warped("rank", **o),
@@ -232,8 +291,12 @@ def variant(name: str):
               "sparse8": lambda **o: SparseScales(8.0, **o), "order2": Order2}
     if name in models:
         return "descriptors", models[name], recipe
-    if name in ("ohe", "both"):
+    if name in ("ohe", "both", "pca2", "pca3", "mordred"):
         return name, model, recipe
+    if name == "nocal":
+        return "descriptors", lambda **o: AdditiveGP(calibrate=False, **o), recipe
+    if name == "oracle":
+        return "descriptors", Oracle, recipe
     raise SystemExit(f"unknown variant '{name}'; see the module docstring")
 
 
@@ -244,10 +307,14 @@ def features(table: str, encoding: str) -> tuple[np.ndarray, list[list[int]]]:
     from loop.spec import ReactionDesign
 
     def design(enc):
-        spec = design_spec(PRESETS[table])
+        pca = {"pca2": 2, "pca3": 3}.get(enc, 5)
+        spec = design_spec(PRESETS[table], pca=pca)
         for f in spec["factors"]:
             if enc == "ohe" and "descriptors" in f:
                 f["encoding"] = "ohe"
+            if enc == "mordred" and "descriptors" in f:
+                folder, name = f["descriptors"].rsplit("/", 1)
+                f["descriptors"] = f"{folder}/{name.rsplit('_dft', 1)[0].split('-')[0]}_mordred.csv"
         return reaction_space(ReactionDesign.model_validate(spec))
 
     if encoding != "both":
@@ -271,7 +338,11 @@ class VariantProposer:
         encoding, make_model, make_strategy = variant(name)
         X, blocks = features(bench.name, encoding)
         self.X, self.y = torch.from_numpy(X), bench.y
-        self.model, self.strategy = make_model(blocks=blocks), make_strategy()
+        if make_model is Oracle:
+            self.model = Oracle(bench.name, self.X, bench.y, blocks=blocks)
+        else:
+            self.model = make_model(blocks=blocks)
+        self.strategy = make_strategy()
         self.seed, self.round, self.measured = seed, 0, []
 
     def start(self, rows, y) -> None:
