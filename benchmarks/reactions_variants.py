@@ -25,7 +25,7 @@ or DFT PCs and one-hot levels, in each factor's block), pca2 / pca3 (2 or 3 DFT
 principal components per factor instead of 5), mordred (the Mordred descriptors
 instead of DFT), nocal (no leave-one-out variance calibration), oracle (a diagnostic: the
 prior fitted on the whole table, never refitted; not a method), hedge (one beta per
-pick of a batch: 0, 1, 4, 9, 16), later1 (the first model batch by the recipe, then beta 1).
+pick of a batch: 0, 1, 4, 9, 16), pairs (one outputscale per pair of factors), later1 (the first model batch by the recipe, then beta 1).
 """
 
 from __future__ import annotations
@@ -269,6 +269,46 @@ class Oracle(AdditiveGP):
         self._prepare()
 
 
+class Pairs(AdditiveGP):
+    """First-order additive kernel plus one outputscale per pair of factors.
+
+    `sum_i s_i k_i + sum_{i<j} s_ij k_i k_j`: every pairwise interaction has its
+    own weight (Order2 shares one), with the first-order kernels' lengthscales and
+    the first-order outputscale prior, started at a tenth of the first-order ones.
+    """
+
+    def _pairs(self):
+        nb = len(self._components())
+        return [(i, j) for i in range(nb) for j in range(i + 1, nb)]
+
+    def _n_params(self):
+        n = super()._n_params()
+        return -1 if n < 0 else n + len(self._pairs())
+
+    def _unpack(self, theta):
+        m = len(self._pairs())
+        scales, lengths, noise, mean = super()._unpack(theta[:-m])
+        return list(scales) + list(theta[-m:].exp()), lengths, noise, mean
+
+    def _initial(self):
+        base = super()._initial()
+        return torch.cat([base, torch.full((len(self._pairs()),), float(base[0]) - math.log(10))])
+
+    def _kernel(self, A, B, scales, lengths):
+        comps = self._components()
+        ks = []
+        for cols, ell in zip(comps, lengths):
+            a, b = A[..., cols] / ell, B[..., cols] / ell
+            sq = (a * a).sum(-1)[..., :, None] + (b * b).sum(-1)[..., None, :] \
+                - 2.0 * a @ b.transpose(-1, -2)
+            ks.append(torch.exp(-0.5 * sq.clamp_min(0.0)))
+        K = sum(s * k for s, k in zip(scales, ks))
+        if len(scales) > len(comps):
+            K = K + sum(s * ks[i] * ks[j]
+                        for s, (i, j) in zip(scales[len(comps):], self._pairs()))
+        return K
+
+
 def variant(name: str):
     """Return (encoding, model factory, strategy factory) of a named variant."""
     recipe = lambda: UCBStrategy(beta=4.0)  # noqa: E731
@@ -288,7 +328,8 @@ def variant(name: str):
         return "descriptors", model, simple[name]
     models = {"yeojohnson": lambda **o: Warped("yj", **o), "rank": lambda **o: Warped("rank", **o),
               "sparse2": lambda **o: SparseScales(2.0, **o),
-              "sparse8": lambda **o: SparseScales(8.0, **o), "order2": Order2}
+              "sparse8": lambda **o: SparseScales(8.0, **o), "order2": Order2,
+              "pairs": Pairs}
     if name in models:
         return "descriptors", models[name], recipe
     if name in ("ohe", "both", "pca2", "pca3", "mordred"):
