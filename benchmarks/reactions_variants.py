@@ -94,8 +94,8 @@ def variant(name: str):
 # -- the proposer -------------------------------------------------------------------
 def features(table: str, encoding: str) -> tuple[np.ndarray, list[list[int]]]:
     """Return the design's features and its blocks (one per factor) in the table's row order."""
-    from loop.reactions import reaction_space
-    from loop.spec import ReactionDesign
+    from loop.design.reactions import reaction_space
+    from loop.campaign.spec import ReactionDesign
 
     def design(enc):
         pca = {"pca2": 2, "pca3": 3}.get(enc, 5)

@@ -9,7 +9,8 @@ from typing import List, Optional
 
 import typer
 from rich.console import Console
-from rich.table import Table
+
+from loop.report.table import Table
 
 bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks on real published data.")
 console = Console(width=None if sys.stdout.isatty() else 150)
@@ -33,7 +34,7 @@ def screen(
 ) -> None:
     """Run the 5 x 128 screen protocol and print hit ratios beside the published ones."""
     from loop.bench.screen import PUBLISHED, SCREENS, parse_arm, run_benchmark, summarise, write_outputs
-    from loop.settings import configure_environment, state_dir
+    from loop.run.settings import configure_environment, state_dir
 
     configure_environment()
     screens = {}
@@ -62,28 +63,27 @@ def screen(
                          batch_size=batch_size, workers=workers, state_dir=state_dir(),
                          calibration=calibration, on_result=progress)
     paths = write_outputs(rows, out)
-    console.print(summary_table(summarise(rows), PUBLISHED))
+    console.print(summary_table(summarise(rows), PUBLISHED).to_rich())
     for key, path in paths.items():
         console.print(f"{key}: {path}")
 
 
 def summary_table(summary, published) -> Table:
-    """Render measured rows beside the published ones."""
-    table = Table(title="hit ratio after all rounds (mean ± sd over seeds)", header_style="bold")
-    for col in ("screen", "method", "hit ratio", "seeds", "fit+propose s/round (mean, max)",
-                "90% PI coverage (unmeasured)", "NLL"):
-        table.add_column(col, justify="right")
+    """Tabulate measured rows beside the published ones."""
+    columns = ("screen", "method", "hit ratio", "seeds", "fit+propose s/round (mean, max)",
+               "90% PI coverage (unmeasured)", "NLL")
+    rows = []
     for screen in sorted({s["screen"] for s in summary}):
         for label, value in published.get(screen, []):
-            table.add_row(screen, label, value, "published", "", "", "")
+            rows.append((screen, label, value, "published", "", "", ""))
         for s in (x for x in summary if x["screen"] == screen):
             cov = "-" if s["pool_coverage90"] is None else f"{s['pool_coverage90']:.2f}"
             nll = "-" if s["pool_nll"] is None else f"{s['pool_nll']:.2f}"
-            table.add_row(screen, f"loopwell {s['arm']}",
-                          f"{s['hit_ratio_mean']:.3f} ± {s['hit_ratio_sd']:.3f}",
-                          str(s["n_seeds"]), f"{s['round_s_mean']:.1f}, {s['round_s_max']:.1f}",
-                          cov, nll)
-    return table
+            rows.append((screen, f"loopwell {s['arm']}",
+                         f"{s['hit_ratio_mean']:.3f} ± {s['hit_ratio_sd']:.3f}",
+                         str(s["n_seeds"]), f"{s['round_s_mean']:.1f}, {s['round_s_max']:.1f}",
+                         cov, nll))
+    return Table("hit ratio after all rounds (mean ± sd over seeds)", columns, tuple(rows))
 
 
 @bench_app.command("reactions")
@@ -110,7 +110,7 @@ def reactions(
     from loop.bench.peers import available
     from loop.bench.reactions import (PRESETS, TOOLS, ReactionTable, goals, run_benchmark,
                                       summarise, write_outputs)
-    from loop.settings import configure_environment
+    from loop.run.settings import configure_environment
 
     configure_environment()
     if index is not None:
@@ -159,7 +159,7 @@ def reactions(
     if summarise_only:
         records = [json.loads(line) for line in runs.read_text().splitlines() if line.strip()]
     paths = write_outputs(records, out)
-    console.print(reactions_table(summarise(records)))
+    console.print(reactions_table(summarise(records)).to_rich())
     for line in goals(summarise(records)):
         console.print(line)
     for key, path in paths.items():
@@ -167,16 +167,14 @@ def reactions(
 
 
 def reactions_table(summary) -> Table:
-    """Render the reactions summary."""
-    table = Table(title="experiments until a top-1% yield (start 5, batches of 5)",
-                  header_style="bold")
-    for col in ("table", "tool", "seeds", "median", "95% CI of median", "p75", "mean", "misses",
-                "median s/proposal", "median best yield per round"):
-        table.add_column(col, justify="right")
+    """Tabulate the reactions summary."""
+    columns = ("table", "tool", "seeds", "median", "95% CI of median", "p75", "mean", "misses",
+               "median s/proposal", "median best yield per round")
+    rows = []
     for s in summary:
         low, high = s["median_ci95"].split()
-        table.add_row(s["table"], s["tool"], str(s["n_seeds"]), f"{s['median_to_top1']:.1f}",
-                      f"{float(low):.1f}-{float(high):.1f}", f"{s['p75_to_top1']:.1f}",
-                      f"{s['mean_to_top1']:.1f}", str(s["misses"]),
-                      f"{s['median_s_per_proposal']:.2f}", s["median_best_per_round"])
-    return table
+        rows.append((s["table"], s["tool"], str(s["n_seeds"]), f"{s['median_to_top1']:.1f}",
+                     f"{float(low):.1f}-{float(high):.1f}", f"{s['p75_to_top1']:.1f}",
+                     f"{s['mean_to_top1']:.1f}", str(s["misses"]),
+                     f"{s['median_s_per_proposal']:.2f}", s["median_best_per_round"]))
+    return Table("experiments until a top-1% yield (start 5, batches of 5)", columns, tuple(rows))

@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 from typing import Any
+
+import pandas as pd
 
 
 def write_csv(path: Path, rows: list[dict[str, Any]]) -> Path:
     """Write `rows` as CSV; columns are every key, in order of first appearance."""
-    fields: list[str] = []
-    for row in rows:
-        fields += [k for k in row if k not in fields]
-    with open(path, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=fields)
-        writer.writeheader()
-        writer.writerows(rows)
+    pd.DataFrame.from_records(rows).to_csv(path, index=False)
     return path

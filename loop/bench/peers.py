@@ -17,7 +17,6 @@ import numpy as np
 import pandas as pd
 
 #: the pins that install beside torch 2.13 / botorch 0.18.1 (ax-platform 1.3.1 pins botorch)
-PEER_VERSIONS = {"baybe": "0.15.0", "ax": "1.3.1"}
 
 
 class PeerMissing(RuntimeError):

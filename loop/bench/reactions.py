@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from loop.bench.output import write_csv
-from loop.spec import REACTION_STRATEGY
+from loop.campaign.spec import REACTION_STRATEGY
 
 _D = "data:reactions"
 
@@ -127,9 +127,9 @@ class BenchTable:
 
 def load_table(table: ReactionTable) -> BenchTable:
     """Read the index and the cleaned descriptors of every categorical factor's levels."""
-    from loop.datasets import resolve
-    from loop.reactions import read_descriptors, read_index
-    from loop.spec import ReactionDesign
+    from loop.design.datasets import resolve
+    from loop.design.reactions import read_descriptors, read_index
+    from loop.campaign.spec import ReactionDesign
 
     spec = ReactionDesign.model_validate(design_spec(table))
     frame = read_index(spec, None)
@@ -194,8 +194,8 @@ def _run_peer(bench: BenchTable, job: dict[str, Any]) -> dict[str, Any]:
 
 def _run_loopwell(table: ReactionTable, bench: BenchTable, job: dict[str, Any]) -> dict[str, Any]:
     from loop.campaign import Campaign
-    from loop.spec import parse_spec
-    from loop.store import SqlStore
+    from loop.campaign.spec import parse_spec
+    from loop.campaign.store import SqlStore
 
     q, budget = job["q"], job["budget"]
     spec = parse_spec(campaign_spec(table, job["seed"], q, rounds=math.ceil(budget / q)))
@@ -216,7 +216,7 @@ def _run_loopwell(table: ReactionTable, bench: BenchTable, job: dict[str, Any]) 
             measured += new
             best.append(float(bench.y[measured].max()))
             if r > 0:
-                seconds.append(float(info.get("fit_s", 0.0)) + float(info.get("propose_s", 0.0)))
+                seconds.append(info.seconds)
             if bench.top[new].any():
                 hit_at = len(measured)
         campaign.close()

@@ -44,7 +44,6 @@ class Arm:
     label: str
     instrument: str | None
     strategy: str
-    instrument_options: dict[str, Any] | None = None
     strategy_options: dict[str, Any] | None = None
 
 
@@ -98,7 +97,7 @@ def screen_spec(name: str, table: str, hits: str, arm: Arm, seed: int, rounds: i
             spec["design_space"]["features"] = options.pop("features")
         if "transform" in options:
             spec["objective"]["transform"] = options.pop("transform")
-        spec["instrument"] = {"kind": arm.instrument, "options": arm.instrument_options or {}}
+        spec["instrument"] = {"kind": arm.instrument}
         spec["strategy"] = {"name": arm.strategy, "options": options}
     return spec
 
@@ -109,9 +108,9 @@ def run_one(job: dict[str, Any]) -> list[dict[str, Any]]:
 
     torch.set_num_threads(1)
     from loop.campaign import Campaign
-    from loop.lab import lookup_table
-    from loop.spec import parse_spec
-    from loop.store import SqlStore
+    from loop.run.lab import lookup_table
+    from loop.campaign.spec import parse_spec
+    from loop.campaign.store import SqlStore
 
     spec = parse_spec(job["spec"])
     rows: list[dict[str, Any]] = []
@@ -128,30 +127,31 @@ def run_one(job: dict[str, Any]) -> list[dict[str, Any]]:
         truth = lookup_table(spec, None)
         campaign.run()
         for x in store.rounds(spec.name):
-            info = x["info"]
-            rows.append({
-                "screen": job["screen"], "arm": job["arm"], "seed": spec.seed, "round": x["idx"],
-                "n_measured": info.get("n_measured"), "hits_found": info.get("hits_found"),
-                "n_hits": info.get("n_hits"), "hit_ratio": info.get("hit_ratio"),
-                "fit_s": info.get("fit_s", 0.0), "propose_s": info.get("propose_s", 0.0),
-                **calibration.get(x["idx"], {}),
-            })
+            rows.append({"screen": job["screen"], "arm": job["arm"], "seed": spec.seed,
+                         **_round_row(x), **calibration.get(x.round, {})})
         store.close()
     return rows
+
+
+def _round_row(x) -> dict[str, Any]:
+    """The per-round columns of the benchmark's CSV, from a round summary."""
+    return {"round": x.round, "n_measured": x.n_measured, "hits_found": x.hits_found,
+            "n_hits": x.n_hits, "hit_ratio": x.hit_ratio, "fit_s": x.fit_s or 0.0,
+            "propose_s": x.propose_s or 0.0}
 
 
 def _pool_calibration(campaign, truth: dict[str, float]) -> dict[str, float]:
     """Coverage of 90% intervals and NLL over the genes not yet measured (truth known)."""
     import torch
 
+    from loop.campaign.summary import calibration_figures
+
     asked = {e.candidate_id for e in campaign.store.experiments(campaign.spec.name)}
     rows = [i for i, cid in enumerate(campaign.design.ids) if cid not in asked and cid in truth]
     mean, sd = campaign.host.predict(torch.from_numpy(campaign.design.X[rows]).double())
     y = campaign.target(np.array([truth[campaign.design.ids[i]] for i in rows]))
-    mean, sd = mean.numpy(), np.maximum(sd.numpy(), 1e-9)
-    z = (y - mean) / sd
-    return {"pool_coverage90": float(np.mean(np.abs(z) <= 1.6448536)),
-            "pool_nll": float(np.mean(0.5 * np.log(2 * np.pi * sd**2) + 0.5 * z**2))}
+    figures = calibration_figures(mean.numpy(), sd.numpy(), y)
+    return {"pool_coverage90": figures["coverage90"], "pool_nll": figures["nll"]}
 
 
 def run_benchmark(screens: dict[str, tuple[str, str]], arms: list[Arm], seeds: list[int], *,
@@ -160,7 +160,7 @@ def run_benchmark(screens: dict[str, tuple[str, str]], arms: list[Arm], seeds: l
                   on_result: Callable[[list[dict[str, Any]]], None] | None = None,
                   ) -> list[dict[str, Any]]:
     """Run every (screen, arm, seed); return all per-round rows."""
-    from loop.datasets import resolve
+    from loop.design.datasets import resolve
 
     jobs = []
     for screen, (table, hits) in screens.items():

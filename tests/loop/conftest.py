@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from loop.spec import parse_spec
+from loop.campaign.spec import parse_spec
 
 
 def small_spec(shared_data, **overrides) -> "object":

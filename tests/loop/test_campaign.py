@@ -6,9 +6,9 @@ import pytest
 
 from adapters import SimulatedLab
 from loop.campaign import Campaign
-from loop.lab import lookup_table
-from loop.flows import run_campaign
-from loop.store import SqlStore
+from loop.run.lab import lookup_table
+from loop.run.flows import run_campaign
+from loop.campaign.store import SqlStore
 
 
 class Interrupt(Exception):
@@ -110,7 +110,7 @@ def test_an_unknown_candidate_fails_in_the_lab_and_the_campaign_goes_on(make_spe
     lab = SimulatedLab(published, state_path=tmp_path / "lab.json")
     campaign = _campaign(spec, tmp_path, lab=lab)
     from adapters import BatchRequest, ExperimentRequest
-    from loop.store import Experiment
+    from loop.campaign.store import Experiment
 
     exp = Experiment(id="probe", campaign=campaign.spec.name, round=0,
                      candidate_id=missing, state="approved")
@@ -127,7 +127,7 @@ def test_an_unknown_candidate_fails_in_the_lab_and_the_campaign_goes_on(make_spe
 @pytest.mark.slow
 def test_the_flow_runs_on_ray_and_prefect_records_it(make_spec, tmp_path, ray_session,
                                                     prefect_harness):
-    from loop.flows import flow_runs
+    from loop.run.flows import flow_runs
 
     spec = make_spec(name="scharenberg-flow", budget={"rounds": 2, "batch_size": 16},
                      design_space={"features": "svd", "n_components": 16},

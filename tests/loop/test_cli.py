@@ -3,11 +3,11 @@ import sys
 
 from typer.testing import CliRunner
 
-from loop.cli import app
+from loop.run.cli import app
 
 
 def test_importing_the_cli_does_not_import_torch():
-    code = "import sys, loop.cli; print('torch' in sys.modules)"
+    code = "import sys, loop.run.cli; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
@@ -29,7 +29,7 @@ def test_status_lists_campaigns_and_rejects_unknown_ones(tmp_path):
 
 
 def test_the_demo_keeps_its_recipe_unless_told_otherwise():
-    from loop.cli import demo_spec
+    from loop.run.cli import demo_spec
 
     spec = demo_spec()
     assert spec.instrument.kind == "linear" and spec.design_space.features == "membership"

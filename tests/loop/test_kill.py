@@ -12,9 +12,9 @@ import yaml
 
 from adapters import SimulatedLab
 from loop.campaign import Campaign
-from loop.lab import lookup_table
-from loop.settings import loopwell_prefect_servers
-from loop.store import SqlStore
+from loop.run.lab import lookup_table
+from loop.run.settings import loopwell_prefect_servers
+from loop.campaign.store import SqlStore
 
 
 @pytest.mark.slow
@@ -25,7 +25,7 @@ def test_kill_9_during_a_round_then_run_again(make_spec, tmp_path):
     spec_file.write_text(yaml.safe_dump(spec.model_dump(mode="json")))
     url = f"sqlite:///{tmp_path / 'killed.db'}"
     env = {**os.environ, "LOOPWELL_HOME": str(tmp_path / "home")}
-    cmd = [sys.executable, "-m", "loop.cli", "run", str(spec_file), "--compute", "local",
+    cmd = [sys.executable, "-m", "loop.run.cli", "run", str(spec_file), "--compute", "local",
            "--store", url]
     log = open(tmp_path / "first-run.log", "w")
     # its own session, so that the clean-up below can take everything it started

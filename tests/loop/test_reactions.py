@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from loop.objective import pareto_front, scalarised_target
-from loop.reactions import reaction_lookup, reaction_space
-from loop.spec import ObjectiveSpec, ReactionDesign, SpecError, parse_spec
+from loop.campaign.objective import pareto_front, scalarised_target
+from loop.design.reactions import reaction_lookup, reaction_space
+from loop.campaign.spec import ObjectiveSpec, ReactionDesign, SpecError, parse_spec
 
 DA = "direct_arylation"
 AA = "aryl_amination"
@@ -149,8 +149,8 @@ def test_scalarised_target_and_pareto_front():
 
 def _campaign(tmp_path: Path, spec: dict):
     from loop.campaign import Campaign
-    from loop.spec import parse_spec
-    from loop.store import SqlStore
+    from loop.campaign.spec import parse_spec
+    from loop.campaign.store import SqlStore
 
     parsed = parse_spec(spec)
     store = SqlStore(f"sqlite:///{tmp_path}/c.db")
@@ -270,7 +270,7 @@ def test_median_interval_brackets_the_median_and_narrows_with_seeds():
 def test_bench_reactions_command_writes_the_summary_with_an_interval(shared_data, tmp_path):
     from typer.testing import CliRunner
 
-    from loop.cli import app
+    from loop.run.cli import app
 
     out = tmp_path / "out"
     result = CliRunner().invoke(app, ["bench", "reactions", "--table", DA, "--tool", "random",

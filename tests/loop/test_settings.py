@@ -7,7 +7,7 @@ import time
 
 import psutil
 
-from loop.settings import OWNER_VARIABLE, reap_orphaned_prefect_servers
+from loop.run.settings import OWNER_VARIABLE, reap_orphaned_prefect_servers
 
 # a stand-in for Prefect's ephemeral server: the same application argument, no server
 SERVER = [sys.executable, "-c", "import time; time.sleep(120)",

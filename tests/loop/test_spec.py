@@ -1,10 +1,10 @@
 import pytest
 
-from loop.spec import SpecError, load_spec, parse_spec
+from loop.campaign.spec import SpecError, load_spec, parse_spec
 
 
 def test_the_demo_spec_is_valid():
-    from loop.cli import DEMO_SPEC
+    from loop.run.cli import DEMO_SPEC
 
     spec = load_spec(DEMO_SPEC)
     assert spec.budget.rounds == 5 and spec.budget.batch_size == 128

@@ -11,7 +11,7 @@ from typing import Optional
 import typer
 from rich.console import Console
 
-from loop.settings import (configure_environment, default_store_url,
+from loop.run.settings import (configure_environment, default_store_url,
                            reap_orphaned_prefect_servers, state_dir)
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -26,13 +26,34 @@ def _add_bench() -> None:
 
 
 _add_bench()
-DEMO_SPEC = Path(__file__).parent / "examples" / "ifng_demo.yaml"
+DEMO_SPEC = Path(__file__).resolve().parents[1] / "examples" / "ifng_demo.yaml"
 
 
 def _store(url: str | None):
-    from loop.store import SqlStore
+    from loop.campaign.store import SqlStore
 
     return SqlStore(url or default_store_url())
+
+
+def _say_status(spec, store, status: str, t0: float, n_candidates: int) -> None:
+    """Print where the campaign stands after a run, and what it waits for."""
+    rounds = store.rounds(spec.name)
+    last = next((x for x in reversed(rounds) if x.status == "done"), None)
+    n_measured = store.count_measurements(spec.name)
+    console.print(f"\n[bold]{spec.name}: {status}[/] in {time.perf_counter() - t0:.0f} s; "
+                  f"{n_measured} measured")
+    if last is not None and last.n_hits:
+        random_ratio = (last.n_measured or 0) / n_candidates
+        console.print(f"hit ratio {last.hit_ratio:.3f} ({last.hits_found} of "
+                      f"{last.n_hits} hits) vs random {random_ratio:.3f} expected")
+    if status == "waiting-for-lab":
+        from loop.campaign.states import PENDING_STATES
+
+        pending = store.experiments(spec.name, states=PENDING_STATES)
+        jobs = sorted({e.job_id for e in pending if e.job_id})
+        console.print(f"waiting for the lab: {len(pending)} experiment(s) of round "
+                      f"{pending[0].round if pending else '?'} (job {', '.join(jobs)}); "
+                      f"run `loopwell run` again to collect what has arrived")
 
 
 def _execute(spec, base_dir: Path | None, store_url: str | None, compute: str) -> str:
@@ -43,13 +64,13 @@ def _execute(spec, base_dir: Path | None, store_url: str | None, compute: str) -
         console.print(f"stopped {len(reaped)} Prefect API server(s) left by a killed run "
                       f"(pid {', '.join(map(str, reaped))})")
     from loop.campaign import Campaign
-    from loop.console import ConsoleReporter
-    from loop.report import write_report
+    from loop.run.console import ConsoleReporter
+    from loop.report.html import write_report
 
     store = _store(store_url)
     reporter = ConsoleReporter(console, spec.budget.rounds)
     console.print(f"[bold]campaign {spec.name}[/]: {spec.description or ''}")
-    console.print(f"store: {store.url}")
+    console.print(f"store: {store.display_url}")
     t0 = time.perf_counter()
     with console.status("loading the design space and the lab's table..."):
         campaign = Campaign(spec, store, state_dir=state_dir(), base_dir=base_dir,
@@ -62,7 +83,7 @@ def _execute(spec, base_dir: Path | None, store_url: str | None, compute: str) -
 
             ray.init(num_cpus=2, include_dashboard=False, ignore_reinit_error=True,
                      log_to_driver=False, configure_logging=False)
-    from loop.flows import run_campaign
+    from loop.run.flows import run_campaign
 
     try:
         status = run_campaign(campaign)
@@ -71,15 +92,7 @@ def _execute(spec, base_dir: Path | None, store_url: str | None, compute: str) -
         campaign.close()
     report = write_report(store, spec.name, state_dir() / "reports" / f"{spec.name}.html",
                           n_candidates=campaign.design.n)
-    rounds = store.rounds(spec.name)
-    last = rounds[-1]["info"] if rounds else {}
-    console.print(f"\n[bold]{spec.name}: {status}[/] in {time.perf_counter() - t0:.0f} s; "
-                  f"{last.get('n_measured', 0)} measured")
-    if last.get("n_hits"):
-        n_measured = last.get("n_measured", 0)
-        random_ratio = n_measured / campaign.design.n
-        console.print(f"hit ratio {last['hit_ratio']:.3f} ({last['hits_found']} of "
-                      f"{last['n_hits']} hits) vs random {random_ratio:.3f} expected")
+    _say_status(spec, store, status, t0, campaign.design.n)
     console.print(f"report: {report}")
     return status
 
@@ -105,7 +118,7 @@ def demo(
 def demo_spec(rounds: int = 5, batch_size: int = 128, instrument: str | None = None,
               strategy: str | None = None, name: str | None = None):
     """Return the demo campaign: the example YAML with the command line's changes."""
-    from loop.spec import load_spec, parse_spec
+    from loop.campaign.spec import load_spec, parse_spec
 
     raw = load_spec(DEMO_SPEC).model_dump(mode="json")
     raw["name"] = name or f"ifng-demo-{time.strftime('%Y%m%d-%H%M%S')}"
@@ -126,7 +139,7 @@ def run(
     store: Optional[str] = typer.Option(None, help="SQLAlchemy URL of the store"),
 ) -> None:
     """Run a campaign, or resume it from the store where it stopped."""
-    from loop.spec import SpecError, load_spec
+    from loop.campaign.spec import SpecError, load_spec
 
     try:
         spec = load_spec(campaign_file)
@@ -145,7 +158,7 @@ def status(
     flows: bool = typer.Option(False, help="also list the campaign's Prefect flow runs"),
 ) -> None:
     """Show campaigns, or the rounds of one campaign."""
-    from loop.console import rounds_table
+    from loop.report.table import round_table
 
     db = _store(store)
     if campaign is None:
@@ -154,15 +167,15 @@ def status(
             console.print("no campaigns yet")
         for name in names:
             rec = db.campaign(name)
-            console.print(f"{name}: {rec['status']}, {db.count_measurements(name)} measurements, "
+            console.print(f"{name}: {rec.status}, {db.count_measurements(name)} measurements, "
                           f"{len(db.rounds(name))} rounds started")
         return
     if db.campaign(campaign) is None:
-        console.print(f"[red]no campaign '{campaign}' in {db.url}[/]")
+        console.print(f"[red]no campaign '{campaign}' in {db.display_url}[/]")
         raise typer.Exit(1)
-    console.print(rounds_table(campaign, db.rounds(campaign)))
-    front = next((x["info"]["pareto"] for x in reversed(db.rounds(campaign))
-                  if "pareto" in x["info"]), None)
+    rounds = db.rounds(campaign)
+    console.print(round_table(rounds, title=f"campaign {campaign}").to_rich())
+    front = next((x.pareto for x in reversed(rounds) if x.pareto), None)
     if front:
         console.print("Pareto front of what was measured: " + "; ".join(
             ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else str(v) for k, v in p.items())
@@ -173,10 +186,10 @@ def status(
     console.print("experiments: " + ", ".join(f"{k} {v}" for k, v in sorted(states.items())))
     rejected = db.rejected(campaign)
     if rejected:
-        console.print(f"{len(rejected)} rejected inputs, last: {rejected[-1]['reason']}")
+        console.print(f"{len(rejected)} rejected inputs, last: {rejected[-1].reason}")
     if flows:
         configure_environment()
-        from loop.flows import flow_runs
+        from loop.run.flows import flow_runs
 
         for run in flow_runs(campaign):
             console.print(f"prefect flow run {run['id']}: {run['state']}, started {run['start']}")
@@ -201,7 +214,7 @@ def report(
     store: Optional[str] = typer.Option(None, help="SQLAlchemy URL of the store"),
 ) -> None:
     """Write a campaign's HTML report."""
-    from loop.report import write_report
+    from loop.report.html import write_report
 
     path = out or state_dir() / "reports" / f"{campaign}.html"
     console.print(f"report: {write_report(_store(store), campaign, path)}")

@@ -62,7 +62,7 @@ def data_roots() -> list[Path]:
     roots: list[Path] = []
     if env := os.environ.get("LOOPWELL_DATA"):
         roots.append(Path(env))
-    project = Path(__file__).resolve().parents[1]
+    project = Path(__file__).resolve().parents[2]
     for base in (project, Path.cwd()):
         roots.append(base.parent / "shared" / "data")
         roots.append(base / "shared" / "data")
@@ -102,7 +102,7 @@ def resolve(ref: str | Path, base_dir: Path | None = None, *, allow_fetch: bool 
 def _fetch(rel: str) -> Path:
     import pooch
 
-    from loop.settings import state_dir
+    from loop.run.settings import state_dir
 
     url, sha256 = REMOTE[rel]
     cache = state_dir() / "data-cache"

@@ -24,8 +24,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from loop.datasets import resolve
-from loop.spec import FactorSpec, ReactionDesign
+from loop.design.datasets import resolve
+from loop.campaign.spec import FactorSpec, ReactionDesign
 
 
 @dataclass(frozen=True)
@@ -184,7 +184,7 @@ def candidate_frame(spec: ReactionDesign, base_dir: Path | None) -> pd.DataFrame
 
 def reaction_space(spec: ReactionDesign, base_dir: Path | None = None):
     """Build the `DesignSpace` of a reaction campaign: one feature block per factor."""
-    from loop.design import DesignSpace
+    from loop.design.space import DesignSpace
 
     frame = candidate_frame(spec, base_dir)
     if frame.empty:

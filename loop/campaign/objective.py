@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from loop.spec import ObjectiveSpec
+from loop.campaign.spec import ObjectiveSpec
 
 
 def to_target(spec: ObjectiveSpec, values: np.ndarray, scale: float | None = None) -> np.ndarray:
@@ -134,7 +134,7 @@ def scalarised_target(spec: ObjectiveSpec, values: np.ndarray, rows: np.ndarray,
             parts.append(_unit(sign * full[rows], sign * full))
         F = np.stack(parts, axis=1)
         w = np.random.default_rng(seed).dirichlet(np.ones(F.shape[1]))
-        target = (w * F).min(axis=1) + 0.05 * (w * F).sum(axis=1)
+        target = _chebyshev(F, w)
     ok = _feasible(spec, np.asarray(values, dtype=np.float64), mine)
     if ok.any() and not ok.all():
         spread = float(np.ptp(target[ok])) or 1.0
@@ -163,9 +163,26 @@ def pareto_front(spec: ObjectiveSpec, values: np.ndarray, rows: np.ndarray,
         cols.append(x if s.direction == "maximize" else -x)
     F = np.stack(cols, axis=1)
     ok = np.flatnonzero(_feasible(spec, values, mine))
-    front = []
-    for i in ok:
-        dominated = np.any(np.all(F[ok] >= F[i], axis=1) & np.any(F[ok] > F[i], axis=1))
-        if not dominated:
-            front.append(int(i))
-    return np.array(front, dtype=np.int64)
+    if len(ok) == 0:
+        return np.array([], dtype=np.int64)
+    import torch
+    from botorch.utils.multi_objective.pareto import is_non_dominated
+
+    keep = is_non_dominated(torch.from_numpy(F[ok]), maximize=True, deduplicate=False)
+    return ok[keep.numpy()].astype(np.int64)
+
+
+def _chebyshev(F: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Return `min_k w_k F_k + 0.05 sum_k w_k F_k` per row of `F` (already scaled to [0, 1]).
+
+    BoTorch's augmented Chebyshev scalarisation, given no observations so that
+    it keeps our scaling (the readout over what was measured, an attribute
+    over all candidates) instead of rescaling by the rows at hand.
+    """
+    import torch
+    from botorch.utils.multi_objective.scalarization import get_chebyshev_scalarization
+
+    w = torch.from_numpy(np.asarray(weights, dtype=np.float64))
+    scalarise = get_chebyshev_scalarization(w, torch.empty(0, len(w), dtype=torch.float64),
+                                            alpha=0.05)
+    return scalarise(torch.from_numpy(F)).numpy()

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,9 +17,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from loop.datasets import resolve
-from loop.features import gene_features, membership_features
-from loop.spec import GeneDesign, ReactionDesign, TableDesign
+from loop.design.datasets import resolve
+from loop.design.features import gene_features, membership_features
+from loop.campaign.spec import GeneDesign, ReactionDesign, TableDesign
 
 
 @dataclass(frozen=True)
@@ -58,7 +60,7 @@ def build_design_space(spec: GeneDesign | TableDesign | ReactionDesign,
     if isinstance(spec, GeneDesign):
         return _gene_space(spec, base_dir, cache_dir, seed)
     if isinstance(spec, ReactionDesign):
-        from loop.reactions import reaction_space
+        from loop.design.reactions import reaction_space
 
         return reaction_space(spec, base_dir)
     return _table_space(spec, base_dir)
@@ -90,10 +92,13 @@ def _gene_space(spec: GeneDesign, base_dir: Path | None, cache_dir: Path | None,
             blocks = []
         if cached is not None:
             cached.parent.mkdir(parents=True, exist_ok=True)
-            tmp = cached.with_suffix(".tmp.npz")
-            np.savez(tmp, X=X, names=np.array(names),
-                     blocks=np.array(blocks, dtype=object).astype(str).reshape(-1, 3))
-            tmp.replace(cached)
+            # a temporary file of our own, so that two runs building the same cache
+            # at once never read or move each other's half-written file
+            fd, tmp = tempfile.mkstemp(dir=cached.parent, prefix=cached.stem, suffix=".tmp.npz")
+            with os.fdopen(fd, "wb") as handle:
+                np.savez(handle, X=X, names=np.array(names),
+                         blocks=np.array(blocks, dtype=object).astype(str).reshape(-1, 3))
+            Path(tmp).replace(cached)
     ids = [f"{spec.prefix}{g}" for g in genes]
     return DesignSpace(ids=ids, X=X, feature_names=names,
                        parameters=[{"gene": g} for g in genes], blocks=blocks)

@@ -7,15 +7,15 @@ from pathlib import Path
 import pandas as pd
 
 from adapters import LabAdapter, make_adapter
-from loop.datasets import resolve
-from loop.features import read_gene_list
-from loop.spec import CampaignSpec, GeneDesign, ReactionDesign
+from loop.design.datasets import resolve
+from loop.design.features import read_gene_list
+from loop.campaign.spec import CampaignSpec, GeneDesign, ReactionDesign
 
 
 def lookup_table(spec: CampaignSpec, base_dir: Path | None) -> dict[str, float]:
     """Map candidate id -> published value, for a simulated lab."""
     if isinstance(spec.design_space, ReactionDesign):
-        from loop.reactions import reaction_lookup
+        from loop.design.reactions import reaction_lookup
 
         return reaction_lookup(spec.design_space.model_copy(update={"table": spec.lab.table}),
                                spec.lab.value_column, base_dir)

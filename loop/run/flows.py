@@ -1,31 +1,35 @@
-"""Prefect flows: a campaign as a flow run, each step of a round as a task run."""
+"""Prefect flows: a campaign as a flow run, each step of a round as a task run.
+
+Lab steps are not retried here: the lab adapter owns the one retry policy of
+each lab call (an outage used to mean retries inside retries). A flow run
+that ends with its round waiting for the lab completes with the state name
+"Waiting", so Prefect shows a waiting campaign as such.
+"""
 
 from __future__ import annotations
 
 from typing import Any, Callable
 
-from loop.settings import configure_environment
+from loop.run.settings import configure_environment
 
 configure_environment()
 
 from prefect import flow, task  # noqa: E402
 from prefect.cache_policies import NO_CACHE  # noqa: E402
+from prefect.states import Completed  # noqa: E402
 
-#: steps that talk to a lab may fail transiently and are retried
-_RETRIES = {"dispatch": 3, "collect": 3}
+STEPS = ("fit", "propose", "approve", "dispatch", "collect", "finish")
 
 
 def _make_task(step: str):
-    @task(name=f"{step}-round", cache_policy=NO_CACHE, retries=_RETRIES.get(step, 0),
-          retry_delay_seconds=2, task_run_name=f"{step}-round-{{r}}")
+    @task(name=f"{step}-round", cache_policy=NO_CACHE, task_run_name=f"{step}-round-{{r}}")
     def _step(fn: Callable[[int], Any], r: int) -> Any:
         return fn(r)
 
     return _step
 
 
-TASKS = {step: _make_task(step)
-         for step in ("fit", "propose", "approve", "dispatch", "collect", "finish")}
+TASKS = {step: _make_task(step) for step in STEPS}
 
 
 def run_step_as_task(step: str, fn: Callable[[int], Any], r: int) -> Any:
@@ -35,14 +39,24 @@ def run_step_as_task(step: str, fn: Callable[[int], Any], r: int) -> Any:
 
 @flow(name="loopwell-campaign", flow_run_name="{name}", persist_result=False,
       validate_parameters=False)
-def campaign_flow(name: str, campaign: Any) -> str:
-    """Run every remaining round of `campaign` (a `loop.campaign.Campaign`)."""
-    return campaign.run(call=run_step_as_task)
+def campaign_flow(name: str, campaign: Any):
+    """Run every round of `campaign` (a `loop.campaign.Campaign`) that can run now."""
+    status = campaign.run(call=run_step_as_task)
+    if status == "done":
+        return str(status)
+    # completed, and named for what it waits for
+    return Completed(message=f"{name}: {status}", name=_state_name(status), data=str(status))
+
+
+def _state_name(status: str) -> str:
+    return {"waiting-for-lab": "Waiting", "awaiting-approval": "AwaitingApproval"}.get(
+        str(status), "Completed")
 
 
 def run_campaign(campaign) -> str:
     """Run a campaign as a Prefect flow run; return its status."""
-    return campaign_flow(name=campaign.spec.name, campaign=campaign)
+    result = campaign_flow(name=campaign.spec.name, campaign=campaign)
+    return str(result.result() if hasattr(result, "result") else result)
 
 
 def flow_runs(name: str | None = None) -> list[dict[str, Any]]:
