@@ -14,9 +14,12 @@ so, and the next run collects what has arrived since.
 from __future__ import annotations
 
 import hashlib
+import os
+import socket
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -26,11 +29,14 @@ from loop.campaign.objective import (
     allowed_candidates, hit_threshold, pareto_front, robust_scale, scalarised_target, to_target,
 )
 from loop.campaign.records import Experiment, Measurement
-from loop.campaign.spec import CampaignSpec, initial_strategy, instrument_kind
+from loop.campaign.spec import (
+    CampaignSpec, SpecError, incompatible_changes, initial_strategy, instrument_kind,
+)
 from loop.campaign.states import (
     CLOSED_STATES, PENDING_STATES, CampaignStatus, ExperimentState, RoundStatus,
 )
 from loop.campaign.store import Store
+from loop.campaign.store.base import CampaignBusy
 from loop.campaign.summary import (
     RoundSummary, calibration_figures, hit_figures, summary_fields,
 )
@@ -63,7 +69,8 @@ class Campaign:
         self.base_dir = base_dir
         self.compute = compute
         self.hook: Hook = hook or (lambda step, r, info: None)
-        self.store.create_campaign(spec.name, spec.model_dump(mode="json"))
+        # everything the spec names is read before the campaign is registered, so that
+        # a spec that fails (a missing file, a wrong column) can be fixed and run again
         self.design: DesignSpace = build_design_space(
             spec.design_space, base_dir, cache_dir=Path(state_dir) / "features", seed=spec.seed)
         self._index = self.design.index()
@@ -71,6 +78,60 @@ class Campaign:
         self.lab = lab if lab is not None else build_lab(spec, base_dir, self.state_dir)
         self.hits = reference_hits(spec, base_dir, self.design.ids)
         self._host = None
+        self._register()
+
+    def _register(self) -> None:
+        """Record the campaign, or apply a changed spec where that is safe.
+
+        Before anything was sent to the lab, any change applies (proposals made
+        under the old spec are dropped); afterwards only `COMPATIBLE_CHANGES`
+        (more rounds, the description, how to reach the lab) do.
+
+        Raises:
+            SpecError: for a change that would misread what was measured.
+        """
+        new = self.spec.model_dump(mode="json")
+        record = self.store.campaign(self.name)
+        if record is None:
+            self.store.create_campaign(self.name, new)
+            return
+        if record.spec == new:
+            return
+        sent = [e for e in self.store.experiments(self.name)
+                if e.state not in (S.PROPOSED, S.APPROVED)]
+        if not sent:
+            self.store.delete_campaign(self.name)
+            self.store.create_campaign(self.name, new)
+            return
+        if bad := incompatible_changes(record.spec, new):
+            raise SpecError(
+                f"campaign '{self.name}' has experiments with the lab, so {', '.join(bad)} "
+                f"cannot change; give the campaign another name, or `loopwell delete "
+                f"{self.name}` first")
+        self.store.replace_spec(self.name, new)
+
+    @contextmanager
+    def writing(self, ttl_s: float = 3600.0) -> Iterator[Callable[[], None]]:
+        """Hold the campaign's writer lock: one run at a time changes a campaign.
+
+        Yields a function that renews the lock (call it between long steps).
+
+        Raises:
+            CampaignBusy: when another live run holds it.
+        """
+        owner = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+
+        def take() -> None:
+            holder = self.store.acquire_lock(self.name, owner, ttl_s, is_stale=_is_gone)
+            if holder is not None:
+                raise CampaignBusy(f"campaign '{self.name}' is being run by {holder}; "
+                                   "wait for that run to end (or stop it) and run again")
+
+        take()
+        try:
+            yield take
+        finally:
+            self.store.release_lock(self.name, owner)
 
     @property
     def name(self) -> str:
@@ -363,20 +424,35 @@ class Campaign:
 
     def run(self, call: StepRunner | None = None) -> CampaignStatus:
         """Run every round that can run now; return the campaign's status afterwards."""
-        self.store.set_campaign_status(self.name, CampaignStatus.RUNNING)
-        while (r := self.next_round()) is not None:
-            if self.run_round(r, call) is None:
-                status = (CampaignStatus.AWAITING_APPROVAL
-                          if self.store.experiments(self.name, round=r, states=[S.PROPOSED])
-                          else CampaignStatus.WAITING_FOR_LAB)
-                self.store.set_campaign_status(self.name, status)
-                return status
-        self.store.set_campaign_status(self.name, CampaignStatus.DONE)
-        return CampaignStatus.DONE
+        call = call or _direct
+        with self.writing() as renew:
+            def step(name: str, fn: Callable[[int], Any], r: int) -> Any:
+                renew()
+                return call(name, fn, r)
+
+            self.store.set_campaign_status(self.name, CampaignStatus.RUNNING)
+            while (r := self.next_round()) is not None:
+                if self.run_round(r, step) is None:
+                    status = (CampaignStatus.AWAITING_APPROVAL
+                              if self.store.experiments(self.name, round=r, states=[S.PROPOSED])
+                              else CampaignStatus.WAITING_FOR_LAB)
+                    self.store.set_campaign_status(self.name, status)
+                    return status
+            self.store.set_campaign_status(self.name, CampaignStatus.DONE)
+            return CampaignStatus.DONE
 
 
 def _direct(step: str, fn: Callable[[int], Any], r: int) -> Any:
     return fn(r)
+
+
+def _is_gone(holder: str) -> bool:
+    """Whether a lock holder (`host:pid:...`) is a process of this host that no longer runs."""
+    import psutil
+
+    host, _, rest = holder.partition(":")
+    pid = rest.partition(":")[0]
+    return host == socket.gethostname() and pid.isdigit() and not psutil.pid_exists(int(pid))
 
 
 def _at(values: Any, k: int) -> float | None:

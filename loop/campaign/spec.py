@@ -301,16 +301,58 @@ class SpecError(ValueError):
     """A campaign file that cannot be used; the message names the field."""
 
 
+#: fields a running campaign may change: they alter neither what was asked nor how
+#: what was measured is read (more rounds, its description, how to reach the lab)
+COMPATIBLE_CHANGES = ("description", "budget.rounds", "approval", "lab.settings",
+                      "lab.timeout_s", "lab.poll_interval_s")
+
+
+def spec_changes(old: Any, new: Any, prefix: str = "") -> list[str]:
+    """Return the dotted paths of the fields that differ between two spec mappings."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        out: list[str] = []
+        for key in sorted(set(old) | set(new), key=str):
+            path = f"{prefix}.{key}" if prefix else str(key)
+            out += spec_changes(old.get(key), new.get(key), path)
+        return out
+    return [] if old == new else [prefix or "(top level)"]
+
+
+def incompatible_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """Return the changed fields that a campaign with experiments under way may not change."""
+    return [p for p in spec_changes(old, new)
+            if not any(p == c or p.startswith(c + ".") for c in COMPATIBLE_CHANGES)]
+
+
 def load_spec(path: str | Path) -> CampaignSpec:
     """Read and validate a campaign YAML file."""
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)
+    except (FileNotFoundError, IsADirectoryError) as exc:
         raise SpecError(f"campaign file not found: {path}") from exc
+    except UnicodeDecodeError as exc:
+        raise SpecError(f"{path}: not a text file ({exc.reason})") from exc
     except yaml.YAMLError as exc:
-        raise SpecError(f"{path}: not valid YAML: {exc}") from exc
+        where = getattr(exc, "problem_mark", None)
+        line = f" (line {where.line + 1})" if where is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise SpecError(f"{path}: not valid YAML{line}: {problem}") from None
     return parse_spec(raw, source=str(path))
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A safe YAML loader that refuses a key given twice (the second would win unseen)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key '{key}' is given twice", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
 
 
 def parse_spec(raw: Any, source: str = "campaign") -> CampaignSpec:

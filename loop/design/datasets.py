@@ -85,7 +85,7 @@ def resolve(ref: str | Path, base_dir: Path | None = None, *, allow_fetch: bool 
         if not path.exists():
             raise DataNotFoundError(f"data file not found: {path}")
         return path
-    rel = text[len(DATA_PREFIX):].lstrip("/")
+    rel = _inside(text[len(DATA_PREFIX):])
     for root in data_roots():
         if (root / rel).exists():
             return root / rel
@@ -99,6 +99,16 @@ def resolve(ref: str | Path, base_dir: Path | None = None, *, allow_fetch: bool 
     return _fetch(rel)
 
 
+def _inside(rel: str) -> str:
+    """Return a `data:` reference's path, refusing one that leaves the data folder."""
+    parts = Path(rel.replace("\\", "/")).parts
+    if not parts or Path(rel).is_absolute() or rel.startswith(("/", "~")) or ".." in parts:
+        raise DataNotFoundError(
+            f"data:{rel}: a data: reference names a file inside the data folder "
+            "(e.g. data:screens/ground_truth_IFNG.csv); give any other file as a path")
+    return "/".join(parts)
+
+
 def _fetch(rel: str) -> Path:
     import pooch
 
@@ -108,3 +118,55 @@ def _fetch(rel: str) -> Path:
     cache = state_dir() / "data-cache"
     fname = rel.replace("/", "__")
     return Path(pooch.retrieve(url, known_hash=f"sha256:{sha256}", fname=fname, path=cache))
+
+
+class TableError(ValueError):
+    """A table a campaign reads that cannot be used; the message says which and why."""
+
+
+#: what pandas reads as missing in a numeric column (ids are never missing: `NA` is a gene)
+_MISSING = ["", "NA", "N/A", "NaN", "nan", "null", "NULL", "None", "-"]
+
+
+def read_table(path: Path, columns: list[str], *, ids: str | None = None,
+               numeric: list[str] | tuple[str, ...] = ()):
+    """Read a CSV table a campaign names, checking what it needs of it.
+
+    Ids are read as strings, always (a gene named `NA` stays `NA`); `numeric`
+    columns must hold numbers (empty or `NA` cells are missing values).
+
+    Args:
+        path: the CSV file.
+        columns: columns it must have.
+        ids: the id column, read as strings.
+        numeric: columns that must hold numbers.
+
+    Raises:
+        TableError: one line naming the file and what is wrong.
+    """
+    import pandas as pd
+
+    try:
+        frame = pd.read_csv(path, dtype={ids: str} if ids else None, keep_default_na=False,
+                            na_values={c: _MISSING for c in numeric})
+    except pd.errors.EmptyDataError:
+        raise TableError(f"{path}: the file is empty; expected a CSV table with columns "
+                         f"{', '.join(columns)}") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+        raise TableError(f"{path}: not a readable CSV table "
+                         f"({str(exc).strip().splitlines()[0][:120]})") from None
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise TableError(f"{path}: no column {', '.join(repr(c) for c in missing)}; it has "
+                         f"{', '.join(map(str, list(frame.columns)[:12]))}")
+    if frame.empty:
+        raise TableError(f"{path}: the table has a header but no rows")
+    for col in numeric:
+        values = pd.to_numeric(frame[col], errors="coerce")
+        bad = values.isna() & frame[col].notna()
+        if bad.any():
+            row = int(bad.to_numpy().nonzero()[0][0])
+            raise TableError(f"{path}: column '{col}' must hold numbers, but row {row + 2} has "
+                             f"{str(frame[col].iloc[row])[:40]!r}")
+        frame[col] = values
+    return frame

@@ -2,21 +2,31 @@
 
 from __future__ import annotations
 
+import os
 import sys
-
 import time
 from pathlib import Path
 from typing import Optional
 
+import click
 import typer
 from rich.console import Console
 
+from loop.run.errors import UserError, explain, is_debug
 from loop.run.settings import (configure_environment, default_store_url,
-                           reap_orphaned_prefect_servers, state_dir)
+                               reap_orphaned_prefect_servers, state_dir)
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Active-learning campaigns for biology labs.")
 console = Console(width=None if sys.stdout.isatty() else 150)
+errors = Console(stderr=True, width=None if sys.stderr.isatty() else 150)
+
+
+@app.callback()
+def _options(debug: bool = typer.Option(False, "--debug",
+                                        help="show tracebacks (or set LOOPWELL_DEBUG=1)")) -> None:
+    if debug:
+        os.environ["LOOPWELL_DEBUG"] = "1"
 
 
 def _add_bench() -> None:
@@ -84,6 +94,9 @@ def _execute(spec, base_dir: Path | None, store_url: str | None, compute: str) -
             ray.init(num_cpus=2, include_dashboard=False, ignore_reinit_error=True,
                      log_to_driver=False, configure_logging=False)
     from loop.run.flows import run_campaign
+    from loop.run.settings import start_watchdog
+
+    start_watchdog()  # stops Prefect's server if this run is killed and never resumed
 
     try:
         status = run_campaign(campaign)
@@ -139,13 +152,9 @@ def run(
     store: Optional[str] = typer.Option(None, help="SQLAlchemy URL of the store"),
 ) -> None:
     """Run a campaign, or resume it from the store where it stopped."""
-    from loop.campaign.spec import SpecError, load_spec
+    from loop.campaign.spec import load_spec
 
-    try:
-        spec = load_spec(campaign_file)
-    except SpecError as exc:
-        console.print(f"[red]{exc}[/]")
-        raise typer.Exit(2)
+    spec = load_spec(campaign_file)
     status = _execute(spec, campaign_file.resolve().parent, store, compute)
     if status == "awaiting-approval":
         console.print(f"proposals await approval: loopwell approve {spec.name}")
@@ -170,9 +179,7 @@ def status(
             console.print(f"{name}: {rec.status}, {db.count_measurements(name)} measurements, "
                           f"{len(db.rounds(name))} rounds started")
         return
-    if db.campaign(campaign) is None:
-        console.print(f"[red]no campaign '{campaign}' in {db.display_url}[/]")
-        raise typer.Exit(1)
+    _known(db, campaign)
     rounds = db.rounds(campaign)
     console.print(round_table(rounds, title=f"campaign {campaign}").to_rich())
     front = next((x.pareto for x in reversed(rounds) if x.pareto), None)
@@ -195,6 +202,13 @@ def status(
             console.print(f"prefect flow run {run['id']}: {run['state']}, started {run['start']}")
 
 
+def _known(db, campaign: str) -> None:
+    if db.campaign(campaign) is None:
+        names = db.campaign_names()
+        known = f"; campaigns: {', '.join(names[:10])}" if names else "; it has no campaigns"
+        raise UserError(f"no campaign '{campaign}' in {db.display_url}{known}")
+
+
 @app.command()
 def approve(
     campaign: str = typer.Argument(..., help="campaign name"),
@@ -202,9 +216,28 @@ def approve(
 ) -> None:
     """Approve every proposed experiment of a campaign (for `approval: manual`)."""
     db = _store(store)
+    _known(db, campaign)
     ids = [e.id for e in db.experiments(campaign, states=["proposed"])]
     db.set_state(ids, "approved")
     console.print(f"approved {len(ids)} experiments; run the campaign again to dispatch them")
+
+
+@app.command()
+def delete(
+    campaign: str = typer.Argument(..., help="campaign name"),
+    yes: bool = typer.Option(False, "--yes", "-y", help="do not ask for confirmation"),
+    store: Optional[str] = typer.Option(None, help="SQLAlchemy URL of the store"),
+) -> None:
+    """Delete a campaign and everything measured for it."""
+    db = _store(store)
+    _known(db, campaign)
+    n = db.count_measurements(campaign)
+    if not yes and not typer.confirm(f"delete campaign '{campaign}' and its {n} measurements "
+                                     f"from {db.display_url}?", default=False):
+        console.print("nothing deleted")
+        raise typer.Exit(1)
+    db.delete_campaign(campaign)
+    console.print(f"deleted campaign '{campaign}' ({n} measurements)")
 
 
 @app.command()
@@ -216,12 +249,38 @@ def report(
     """Write a campaign's HTML report."""
     from loop.report.html import write_report
 
+    db = _store(store)
+    _known(db, campaign)
     path = out or state_dir() / "reports" / f"{campaign}.html"
-    console.print(f"report: {write_report(_store(store), campaign, path)}")
+    console.print(f"report: {write_report(db, campaign, path)}")
+
+
+def run_cli(argv: list[str] | None = None) -> int:
+    """Run the command line; return its exit code. Errors are one line (see loop.run.errors)."""
+    try:
+        result = app(args=argv, standalone_mode=False)
+    except typer.Abort:
+        result = KeyboardInterrupt()
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except BaseException as exc:  # noqa: BLE001 - every error becomes one line
+        if isinstance(exc, SystemExit):
+            raise
+        result = exc
+    if not isinstance(result, BaseException):
+        return int(result or 0)
+    code, line = explain(result)
+    if is_debug():
+        from rich.traceback import Traceback
+
+        errors.print(Traceback.from_exception(type(result), result, result.__traceback__))
+    errors.print(f"[red]error:[/] {line}", highlight=False)
+    return int(code)
 
 
 def main() -> None:
-    app()
+    sys.exit(run_cli())
 
 
 if __name__ == "__main__":

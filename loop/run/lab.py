@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
-
 from adapters import LabAdapter, make_adapter
-from loop.design.datasets import resolve
+from loop.design.datasets import read_table, resolve
 from loop.design.features import read_gene_list
 from loop.campaign.spec import CampaignSpec, GeneDesign, ReactionDesign
 
@@ -20,10 +18,8 @@ def lookup_table(spec: CampaignSpec, base_dir: Path | None) -> dict[str, float]:
         return reaction_lookup(spec.design_space.model_copy(update={"table": spec.lab.table}),
                                spec.lab.value_column, base_dir)
     path = resolve(spec.lab.table, base_dir)
-    frame = pd.read_csv(path)
-    for col in (spec.lab.id_column, spec.lab.value_column):
-        if col not in frame.columns:
-            raise ValueError(f"{path}: no column '{col}' (has {list(frame.columns)})")
+    frame = read_table(path, [spec.lab.id_column, spec.lab.value_column],
+                       ids=spec.lab.id_column, numeric=[spec.lab.value_column])
     prefix = spec.design_space.prefix if isinstance(spec.design_space, GeneDesign) else ""
     frame = frame.dropna(subset=[spec.lab.value_column]).drop_duplicates(spec.lab.id_column)
     return {f"{prefix}{k}": float(v) for k, v in

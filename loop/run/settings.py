@@ -35,7 +35,10 @@ def configure_environment() -> None:
     os.environ[OWNER_VARIABLE] = str(os.getpid())
     os.environ.setdefault("PREFECT_HOME", str(home / "prefect"))
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    # the command line says what went wrong in one line; Prefect's own tracebacks of a
+    # failed flow run are shown with --debug (LOOPWELL_DEBUG=1)
+    debug = os.environ.get("LOOPWELL_DEBUG", "").lower() in ("1", "true", "yes")
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING" if debug else "CRITICAL")
     # the ephemeral API starts in ~6 s here, longer on a busy machine (default: 20 s)
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
@@ -75,12 +78,16 @@ def reap_orphaned_prefect_servers(timeout: float = 5.0) -> list[int]:
     A loopwell server is orphaned when its parent is no longer its owner.
     Servers of live runs and of other programs are left alone.
     """
+    return stop_processes([proc for proc, owner in loopwell_prefect_servers()
+                           if owner != proc.info["ppid"]], timeout)
+
+
+def stop_processes(procs: list, timeout: float = 5.0) -> list[int]:
+    """Terminate `procs` (psutil processes), kill those still alive; return their pids."""
     import psutil
 
     stopped = []
-    for proc, owner in loopwell_prefect_servers():
-        if owner == proc.info["ppid"]:
-            continue
+    for proc in procs:
         try:
             proc.terminate()
         except psutil.NoSuchProcess:
@@ -94,3 +101,13 @@ def reap_orphaned_prefect_servers(timeout: float = 5.0) -> list[int]:
             pass
     psutil.wait_procs(alive, timeout=timeout)
     return [proc.pid for proc in stopped]
+
+
+def start_watchdog() -> None:
+    """Start `loop.run.watchdog` for this process, in its own session (it outlives kill -9)."""
+    import subprocess
+    import sys
+
+    subprocess.Popen([sys.executable, "-m", "loop.run.watchdog", str(os.getpid())],
+                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                     stderr=subprocess.DEVNULL, start_new_session=True)

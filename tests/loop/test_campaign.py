@@ -1,6 +1,7 @@
 """End-to-end campaigns on the real Scharenberg screen."""
 
 import math
+import time
 
 import pytest
 
@@ -8,7 +9,7 @@ from adapters import SimulatedLab
 from loop.campaign import Campaign
 from loop.run.lab import lookup_table
 from loop.run.flows import run_campaign
-from loop.campaign.store import SqlStore
+from loop.campaign import SqlStore
 
 
 class Interrupt(Exception):
@@ -30,21 +31,22 @@ def test_a_campaign_runs_to_the_end_and_finds_more_hits_than_random(make_spec, t
     campaign = _campaign(make_spec(), tmp_path)
     assert campaign.run() == "done"
     rounds = campaign.store.rounds("scharenberg-test")
-    assert [r["status"] for r in rounds] == ["done"] * 3
-    assert rounds[-1]["info"]["n_measured"] == 96
+    assert [r.status for r in rounds] == ["done"] * 3
+    assert rounds[-1].n_measured == 96
     # the simulated lab answers with the published score of each knockout
     published = lookup_table(campaign.spec, None)
     assert all(value == published[cid] for cid, _, value in _values(campaign))
     # 53 hits in 1,061 genes: random finds 96 * 53 / 1061 = 4.8 on average
-    assert rounds[-1]["info"]["hits_found"] > 8
-    assert rounds[0]["info"]["strategy"] == "essential"
-    later = rounds[1]["info"]
-    assert later["strategy"] == "ucb" and later["instrument"] == "linear"
-    assert 0.0 <= later["coverage90"] <= 1.0
-    assert math.isfinite(later["nll"])
-    # every proposal is explained
+    assert rounds[-1].hits_found > 8
+    assert rounds[0].strategy == "essential"
+    later = rounds[1]
+    assert later.strategy == "ucb" and later.instrument == "linear"
+    assert 0.0 <= later.coverage90 <= 1.0
+    assert math.isfinite(later.nll)
+    # every proposal is explained: prediction and acquisition value
     guided = campaign.store.experiments("scharenberg-test", round=1)
     assert all(e.predicted_sd is not None and e.predicted_sd > 0 for e in guided)
+    assert all(e.acquisition is not None for e in guided)
 
 
 def test_a_gp_on_svd_features_runs_a_campaign(make_spec, tmp_path):
@@ -54,7 +56,7 @@ def test_a_gp_on_svd_features_runs_a_campaign(make_spec, tmp_path):
     campaign = _campaign(spec, tmp_path)
     assert campaign.design.X.shape == (1055, 19)  # 1,061 rows, 1,055 distinct genes and not campaign.design.blocks
     assert campaign.run() == "done"
-    assert campaign.store.rounds(spec.name)[1]["info"]["instrument"] == "gp"
+    assert campaign.store.rounds(spec.name)[1].instrument == "gp"
 
 
 def test_resume_after_an_interruption_loses_and_repeats_nothing(make_spec, tmp_path):
@@ -85,21 +87,23 @@ def test_bad_results_are_quarantined_and_the_campaign_goes_on(make_spec, tmp_pat
     (first, *_) = campaign.propose(0)
     campaign.approve(0)
     campaign.dispatch(0)
-    report = campaign.ingest([
+    assert campaign.ingest([
         {"experiment_id": "never-asked", "value": 1.0},
         {"experiment_id": first.id, "value": float("nan")},
         {"experiment_id": first.id, "candidate_id": "KO:OTHER", "value": 1.0},
         {"experiment_id": first.id, "value": "not a number"},
-    ])
-    assert len(report.rejected) == 4
-    reasons = [r["reason"] for r in campaign.store.rejected(campaign.spec.name)]
+    ]) == 0
+    reasons = [r.reason for r in campaign.store.rejected(campaign.spec.name)]
+    assert len(reasons) == 4
     assert "never asked" in reasons[0]
     assert "not a finite number" in reasons[1]
     assert "KO:OTHER" in reasons[2]
-    assert "malformed" in reasons[3]
+    assert "malformed" in reasons[3] and "value" in reasons[3]
     assert campaign.store.count_measurements(campaign.spec.name) == 0
+    # the NaN closed its experiment: it waits for nothing and is never counted as pending
+    assert campaign.store.experiment(first.id).state == "failed"
     assert campaign.run() == "done"
-    assert campaign.store.count_measurements(campaign.spec.name) == 32
+    assert campaign.store.count_measurements(campaign.spec.name) == 31
 
 
 def test_an_unknown_candidate_fails_in_the_lab_and_the_campaign_goes_on(make_spec, tmp_path):
@@ -110,7 +114,7 @@ def test_an_unknown_candidate_fails_in_the_lab_and_the_campaign_goes_on(make_spe
     lab = SimulatedLab(published, state_path=tmp_path / "lab.json")
     campaign = _campaign(spec, tmp_path, lab=lab)
     from adapters import BatchRequest, ExperimentRequest
-    from loop.campaign.store import Experiment
+    from loop.campaign import Experiment
 
     exp = Experiment(id="probe", campaign=campaign.spec.name, round=0,
                      candidate_id=missing, state="approved")
@@ -140,3 +144,45 @@ def test_the_flow_runs_on_ray_and_prefect_records_it(make_spec, tmp_path, ray_se
     assert campaign.store.count_measurements(spec.name) == 32
     runs = flow_runs(spec.name)
     assert runs and runs[0]["state"] == "Completed"
+
+
+def test_a_slow_lab_keeps_its_round_open_and_a_later_run_collects(make_spec, tmp_path):
+    """No experiment is lost to a clock: the run returns, the next one collects."""
+    spec = make_spec(budget={"rounds": 2, "batch_size": 8},
+                     lab={"settings": {"latency_s": 1.0}, "timeout_s": 0.05,
+                          "poll_interval_s": 0.01})
+    campaign = _campaign(spec, tmp_path)
+    assert campaign.run() == "waiting-for-lab"
+    assert campaign.store.campaign(spec.name).status == "waiting-for-lab"
+    (first,) = campaign.store.rounds(spec.name)
+    assert first.status == "open"  # round 1 is not proposed while round 0 is open
+    assert len(campaign.store.experiments(spec.name, states=["dispatched"])) == 8
+    assert campaign.run() == "waiting-for-lab"  # too early: nothing new, nothing lost
+    assert campaign.store.count_measurements(spec.name) == 0
+    time.sleep(1.1)
+    assert campaign.run() == "waiting-for-lab"  # round 0 collected, round 1 with the lab
+    assert campaign.store.count_measurements(spec.name) == 8
+    time.sleep(1.1)
+    assert campaign.run() == "done"
+    assert campaign.store.count_measurements(spec.name) == 16
+    assert campaign.lab.n_submitted == 16
+
+
+def test_a_job_done_without_some_results_closes_them_as_failed(make_spec, tmp_path):
+    spec = make_spec(budget={"rounds": 1, "batch_size": 8})
+    published = lookup_table(spec, None)
+
+    class ForgetfulLab(SimulatedLab):
+        """Says the job is done but never sends the last result."""
+
+        def collect(self, job_id):
+            return super().collect(job_id)[:-1]
+
+    lab = ForgetfulLab(published, state_path=tmp_path / "lab.json")
+    campaign = _campaign(spec, tmp_path, lab=lab)
+    assert campaign.run() == "done"
+    states = sorted(e.state for e in campaign.store.experiments(spec.name))
+    assert states == ["done"] * 7 + ["failed"]
+    (failed,) = campaign.store.experiments(spec.name, states=["failed"])
+    assert "without a result" in failed.note
+    assert campaign.store.rounds(spec.name)[0].n_failed == 1

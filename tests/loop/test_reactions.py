@@ -174,12 +174,12 @@ def test_a_short_campaign_finds_higher_yields_than_its_random_start(shared_data,
     del spec["instrument"], spec["strategy"]  # the defaults of a reaction campaign
     campaign, store = _campaign(tmp_path, spec)
     assert campaign.run() == "done"
-    model = campaign.host._host.model  # the additive GP, one kernel per factor
+    model = campaign.host._target.model  # the additive GP, one kernel per factor
     assert model.name == "additive"
     assert (campaign.spec.strategy.name, campaign.spec.strategy.options) == ("ucb", {"beta": 4.0})
     assert model.blocks == [(a, b) for _, a, b in campaign.design.blocks]
-    start = [m.value for m in store.measurements("da") if "-r0-" in m.experiment_id]
-    later = [m.value for m in store.measurements("da") if "-r0-" not in m.experiment_id]
+    start = [m.value for m in store.measurements("da", round=0)]
+    later = [m.value for m in store.measurements("da") if m.round > 0]
     assert len(start) == 5 and len(later) == 10
     assert max(later) > max(start)
     asked = [e.candidate_id for e in store.experiments("da")]
@@ -203,9 +203,9 @@ def test_a_campaign_trades_yield_against_ligand_cost(shared_data, tmp_path):
     campaign, store = _campaign(tmp_path, spec)
     campaign.run()
     rounds = store.rounds("da")
-    front = rounds[-1]["info"]["pareto"]
+    front = rounds[-1].pareto
     # predictions of a scalarised target are not set against readouts
-    assert all("coverage90" not in x["info"] for x in rounds)
+    assert all(x.coverage90 is None for x in rounds)
     assert front and all(set(p) == {"id", "value", "cost"} for p in front)
     for p in front:  # nobody on the front is dominated by another measurement
         assert not any(q["value"] >= p["value"] and q["cost"] <= p["cost"] and

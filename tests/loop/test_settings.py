@@ -63,3 +63,21 @@ def test_a_server_with_a_malformed_owner_is_left_alone():
         assert psutil.pid_exists(orphan)
     finally:
         psutil.Process(orphan).kill()
+
+
+def test_the_watchdog_stops_the_server_of_a_run_that_ends_and_leaves_others():
+    from loop.run.watchdog import watch
+
+    run = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(1)"])
+    mine = subprocess.Popen(SERVER, env={**os.environ, OWNER_VARIABLE: str(run.pid)})
+    other = subprocess.Popen(SERVER, env={**os.environ, OWNER_VARIABLE: str(os.getpid())})
+    try:
+        stopped = watch(run.pid, interval_s=0.1)  # returns once the run has ended
+        assert run.poll() is not None  # the run had ended (a zombie counts as ended)
+        assert stopped == [mine.pid]
+        assert mine.wait(timeout=10) is not None
+        assert other.poll() is None
+    finally:
+        for proc in (run, mine, other):
+            proc.kill()
+            proc.wait()

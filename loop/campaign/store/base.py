@@ -52,3 +52,7 @@ class Store(Protocol):
     # -- rejected inputs
     def quarantine(self, campaign: str, payload: Any, reason: str) -> bool: ...
     def rejected(self, campaign: str) -> list[Rejected]: ...
+
+
+class CampaignBusy(RuntimeError):
+    """Another run holds the campaign's writer lock."""
