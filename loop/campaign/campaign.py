@@ -14,12 +14,9 @@ so, and the next run collects what has arrived since.
 from __future__ import annotations
 
 import hashlib
-import os
-import socket
 import time
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import numpy as np
 
@@ -29,14 +26,12 @@ from loop.campaign.objective import (
     allowed_candidates, hit_threshold, pareto_front, robust_scale, scalarised_target, to_target,
 )
 from loop.campaign.records import Experiment, Measurement
-from loop.campaign.spec import (
-    CampaignSpec, SpecError, incompatible_changes, initial_strategy, instrument_kind,
-)
+from loop.campaign.lifecycle import register, writer_lock
+from loop.campaign.spec import CampaignSpec, initial_strategy, instrument_kind
 from loop.campaign.states import (
     CLOSED_STATES, PENDING_STATES, CampaignStatus, ExperimentState, RoundStatus,
 )
 from loop.campaign.store import Store
-from loop.campaign.store.base import CampaignBusy
 from loop.campaign.summary import (
     RoundSummary, calibration_figures, hit_figures, summary_fields,
 )
@@ -78,64 +73,15 @@ class Campaign:
         self.lab = lab if lab is not None else build_lab(spec, base_dir, self.state_dir)
         self.hits = reference_hits(spec, base_dir, self.design.ids)
         self._host = None
-        self._register()
-
-    def _register(self) -> None:
-        """Record the campaign, or apply a changed spec where that is safe.
-
-        Before anything was sent to the lab, any change applies (proposals made
-        under the old spec are dropped); afterwards only `COMPATIBLE_CHANGES`
-        (more rounds, the description, how to reach the lab) do.
-
-        Raises:
-            SpecError: for a change that would misread what was measured.
-        """
-        new = self.spec.model_dump(mode="json")
-        record = self.store.campaign(self.name)
-        if record is None:
-            self.store.create_campaign(self.name, new)
-            return
-        if record.spec == new:
-            return
-        sent = [e for e in self.store.experiments(self.name)
-                if e.state not in (S.PROPOSED, S.APPROVED)]
-        if not sent:
-            self.store.delete_campaign(self.name)
-            self.store.create_campaign(self.name, new)
-            return
-        if bad := incompatible_changes(record.spec, new):
-            raise SpecError(
-                f"campaign '{self.name}' has experiments with the lab, so {', '.join(bad)} "
-                f"cannot change; give the campaign another name, or `loopwell delete "
-                f"{self.name}` first")
-        self.store.replace_spec(self.name, new)
-
-    @contextmanager
-    def writing(self, ttl_s: float = 3600.0) -> Iterator[Callable[[], None]]:
-        """Hold the campaign's writer lock: one run at a time changes a campaign.
-
-        Yields a function that renews the lock (call it between long steps).
-
-        Raises:
-            CampaignBusy: when another live run holds it.
-        """
-        owner = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
-
-        def take() -> None:
-            holder = self.store.acquire_lock(self.name, owner, ttl_s, is_stale=_is_gone)
-            if holder is not None:
-                raise CampaignBusy(f"campaign '{self.name}' is being run by {holder}; "
-                                   "wait for that run to end (or stop it) and run again")
-
-        take()
-        try:
-            yield take
-        finally:
-            self.store.release_lock(self.name, owner)
+        register(self.store, self.spec)
 
     @property
     def name(self) -> str:
         return self.spec.name
+
+    def writing(self):
+        """Hold the campaign's writer lock (see `loop.campaign.lifecycle.writer_lock`)."""
+        return writer_lock(self.store, self.name)
 
     # -- the instrument -----------------------------------------------------
     @property
@@ -425,7 +371,7 @@ class Campaign:
     def run(self, call: StepRunner | None = None) -> CampaignStatus:
         """Run every round that can run now; return the campaign's status afterwards."""
         call = call or _direct
-        with self.writing() as renew:
+        with writer_lock(self.store, self.name) as renew:
             def step(name: str, fn: Callable[[int], Any], r: int) -> Any:
                 renew()
                 return call(name, fn, r)
@@ -446,13 +392,6 @@ def _direct(step: str, fn: Callable[[int], Any], r: int) -> Any:
     return fn(r)
 
 
-def _is_gone(holder: str) -> bool:
-    """Whether a lock holder (`host:pid:...`) is a process of this host that no longer runs."""
-    import psutil
-
-    host, _, rest = holder.partition(":")
-    pid = rest.partition(":")[0]
-    return host == socket.gethostname() and pid.isdigit() and not psutil.pid_exists(int(pid))
 
 
 def _at(values: Any, k: int) -> float | None:
