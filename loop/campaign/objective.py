@@ -27,6 +27,19 @@ def to_target(spec: ObjectiveSpec, values: np.ndarray, scale: float | None = Non
     return target
 
 
+def from_target(spec: ObjectiveSpec, targets: np.ndarray, scale: float | None = None) -> np.ndarray:
+    """Map targets back to the readout's own units (the inverse of `to_target`).
+
+    For objectives on |readout| (`maximize_abs`, two-sided `hits`) the sign is
+    not known from the target, so the magnitude is returned. The map is
+    monotone, so quantiles (interval ends) map to quantiles.
+    """
+    t = np.asarray(targets, dtype=np.float64)
+    if spec.transform == "log" and scale is not None:
+        t = np.sign(t) * scale * np.expm1(np.abs(t))
+    return -t if spec.kind == "minimize" else t
+
+
 def robust_scale(targets: np.ndarray) -> float:
     """Return median(|t|) / 0.6745 (the sd of a normal with that median |t|), or a fallback."""
     targets = np.abs(np.asarray(targets, dtype=np.float64))
