@@ -2,7 +2,9 @@
 
 `SimulatedLab` answers from a lookup table of published measurements;
 `HttpLab` drives a lab node over HTTP; `make_adapter` builds either by name.
-Test fakes live in `adapters.testing`.
+`collect` returns `MeasurementResult`s and, for what a lab sent that is not
+one, `RejectedResult`s; errors are `LabError`, `LabUnavailable` (try later) or
+`LabRejected` (the lab refuses). Test fakes live in `adapters.testing`.
 """
 
 from adapters.base import (
@@ -12,11 +14,15 @@ from adapters.base import (
     JobStatus,
     LabAdapter,
     LabError,
+    LabRejected,
+    LabUnavailable,
     MeasurementResult,
+    RejectedResult,
     ResultStatus,
     Submission,
 )
 from adapters.http_lab import HttpLab
+from adapters.http_settings import HttpLabSettings
 from adapters.registry import adapter_kinds, make_adapter, register_adapter
 from adapters.simulated import SimulatedLab
 
@@ -24,11 +30,15 @@ __all__ = [
     "BatchRequest",
     "ExperimentRequest",
     "HttpLab",
+    "HttpLabSettings",
     "JobProgress",
     "JobStatus",
     "LabAdapter",
     "LabError",
+    "LabRejected",
+    "LabUnavailable",
     "MeasurementResult",
+    "RejectedResult",
     "ResultStatus",
     "SimulatedLab",
     "Submission",
