@@ -1,7 +1,8 @@
 """Lab adapters: the wire between loopwell and a lab, real or simulated.
 
 `SimulatedLab` answers from a lookup table of published measurements;
-`HttpLab` drives a lab node over HTTP; `make_adapter` builds either by name.
+`HttpLab` drives a lab node over HTTP; `make_adapter` builds either (or a
+plug-in's kind) by name from settings validated by the kind's settings model.
 `collect` returns `MeasurementResult`s and, for what a lab sent that is not
 one, `RejectedResult`s; errors are `LabError`, `LabUnavailable` (try later) or
 `LabRejected` (the lab refuses). Test fakes live in `adapters.testing`.
@@ -23,8 +24,14 @@ from adapters.base import (
 )
 from adapters.http_lab import HttpLab
 from adapters.http_settings import HttpLabSettings
-from adapters.registry import adapter_kinds, make_adapter, register_adapter
-from adapters.simulated import SimulatedLab
+from adapters.registry import (
+    adapter_kinds,
+    adapter_settings_model,
+    make_adapter,
+    register_adapter,
+    validate_settings,
+)
+from adapters.simulated import SimulatedLab, SimulatedLabSettings
 
 __all__ = [
     "BatchRequest",
@@ -41,8 +48,11 @@ __all__ = [
     "RejectedResult",
     "ResultStatus",
     "SimulatedLab",
+    "SimulatedLabSettings",
     "Submission",
     "adapter_kinds",
+    "adapter_settings_model",
     "make_adapter",
     "register_adapter",
+    "validate_settings",
 ]

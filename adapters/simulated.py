@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from adapters._simulation import (
     LabState,
@@ -31,14 +31,33 @@ from adapters._simulation import (
     ready_offset,
     ready_results,
 )
+from adapters._text import field_errors
 from adapters.base import (
     BatchRequest,
     ExperimentRequest,
     JobProgress,
     LabError,
     MeasurementResult,
+    RejectedResult,
     Submission,
 )
+
+
+class SimulatedLabSettings(BaseModel):
+    """The knobs of a simulated lab a user may set (see `SimulatedLab`).
+
+    The lookup table and the state file are not settings: the loop gives them.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    noise_sd: float = Field(0.0, ge=0)
+    latency_s: float = Field(0.0, ge=0)
+    failure_rate: float = Field(0.0, ge=0, le=1)
+    partial_fraction: float = Field(1.0, ge=0, le=1)
+    duplicate_deliveries: bool = False
+    seed: int = 0
+    n_replicates: int = Field(1, ge=1)
 
 
 class SimulatedLab:
@@ -59,6 +78,14 @@ class SimulatedLab:
       call with `duplicate_deliveries=True`.
     - `cancel` withdraws the experiments not ready yet; they never return.
       Cancelling a finished job is a no-op.
+    - A job is reported done (or failed) only once every experiment of it has
+      its results ready: values, or one failed result with an `error` (an
+      unknown candidate, a simulated failure). `partial_fraction` changes when
+      results arrive, never whether: a done job's experiments all have a
+      result, so a caller that collects after seeing done gets every one. Only
+      a cancelled job has experiments without results (n_total - n_done of
+      them), and it is reported cancelled.
+    - `collect` never rejects anything: it returns `MeasurementResult`s only.
 
     Args:
         lookup: The value really measured for each candidate id.
@@ -91,8 +118,13 @@ class SimulatedLab:
         clock: Callable[[], float] = time.time,
         n_replicates: int = 1,
     ) -> None:
-        _check_knobs(noise_sd=noise_sd, latency_s=latency_s, failure_rate=failure_rate,
-                     partial_fraction=partial_fraction, n_replicates=n_replicates)
+        try:
+            SimulatedLabSettings(noise_sd=noise_sd, latency_s=latency_s,
+                                 failure_rate=failure_rate, partial_fraction=partial_fraction,
+                                 duplicate_deliveries=duplicate_deliveries, seed=seed,
+                                 n_replicates=n_replicates)
+        except ValidationError as error:
+            raise ValueError("; ".join(field_errors(error))) from None
         self._lookup = lookup  # by reference: the caller's table, not a copy
         self.noise_sd = float(noise_sd)
         self.latency_s = float(latency_s)
@@ -106,6 +138,13 @@ class SimulatedLab:
         self._lock = threading.RLock()
         self._delivered: set[tuple[str, int]] = set()
         self._state = _load_state(self.state_path)
+
+    @classmethod
+    def from_settings(cls, settings: SimulatedLabSettings, *, lookup: Mapping[str, float],
+                      state_path: str | Path | None = None,
+                      clock: Callable[[], float] = time.time) -> SimulatedLab:
+        """Make a lab from its settings, over `lookup`, persisted at `state_path`."""
+        return cls(lookup, state_path=state_path, clock=clock, **settings.model_dump())
 
     # -- the LabAdapter protocol ------------------------------------------
 
@@ -140,8 +179,10 @@ class SimulatedLab:
         with self._lock:
             return job_progress(self._job(job_id), self._clock())
 
-    def collect(self, job_id: str) -> list[MeasurementResult]:
+    def collect(self, job_id: str) -> list[MeasurementResult | RejectedResult]:
         """Return the job's results ready now (new ones only, unless duplicating).
+
+        Every item is a `MeasurementResult`: a simulated lab sends nothing malformed.
 
         Raises:
             LabError: If the job is unknown.
@@ -207,23 +248,6 @@ class SimulatedLab:
         if self.state_path is not None:
             _write_atomically(self.state_path,
                               json.dumps(self._state.model_dump(mode="json"), indent=1))
-
-
-def _check_knobs(*, noise_sd: float, latency_s: float, failure_rate: float,
-                 partial_fraction: float, n_replicates: int) -> None:
-    problems = []
-    if noise_sd < 0:
-        problems.append(f"noise_sd must be >= 0, got {noise_sd}")
-    if latency_s < 0:
-        problems.append(f"latency_s must be >= 0, got {latency_s}")
-    if not 0.0 <= failure_rate <= 1.0:
-        problems.append(f"failure_rate must be in [0, 1], got {failure_rate}")
-    if not 0.0 <= partial_fraction <= 1.0:
-        problems.append(f"partial_fraction must be in [0, 1], got {partial_fraction}")
-    if n_replicates < 1:
-        problems.append(f"n_replicates must be >= 1, got {n_replicates}")
-    if problems:
-        raise ValueError("; ".join(problems))
 
 
 def _load_state(path: Path | None) -> LabState:
