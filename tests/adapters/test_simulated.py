@@ -283,3 +283,42 @@ def test_experiments_are_measured_when_submitted(make_batch, clock):
     clock.advance(10)
     assert lab.collect(job)[0].value == 1.0
     assert lab.lookup is table
+
+
+@pytest.mark.parametrize("partial_fraction", [0.0, 0.3, 0.5, 0.99, 1.0])
+@pytest.mark.parametrize("failure_rate", [0.0, 0.4, 1.0])
+def test_a_job_is_done_only_when_every_experiment_has_a_result(
+        make_batch, clock, partial_fraction, failure_rate):
+    """A done (or failed) job never hides undelivered experiments: each has a value
+    or an explicit failure with an error, whatever `partial_fraction` is."""
+    lab = SimulatedLab({"x": 1.0}, latency_s=100, partial_fraction=partial_fraction,
+                       failure_rate=failure_rate, clock=clock)
+    batch = make_batch(["x"] * 30 + ["unknown"] * 3)
+    job = lab.submit(batch).job_id
+    collected = []
+    for _ in range(12):
+        progress = lab.poll(job)
+        collected += lab.collect(job)
+        has_result = {r.experiment_id for r in collected}
+        if progress.status in (JobStatus.DONE, JobStatus.FAILED):
+            assert has_result == {e.experiment_id for e in batch.experiments}
+            assert progress.n_done == progress.n_total == len(batch.experiments)
+            assert all(r.error for r in collected if r.status is ResultStatus.FAILED)
+        else:
+            assert progress.status in (JobStatus.QUEUED, JobStatus.RUNNING)
+            assert len(has_result) == progress.n_done < progress.n_total
+        clock.advance(10)
+    assert progress.status is (JobStatus.FAILED if failure_rate == 1.0 else JobStatus.DONE)
+
+
+def test_only_a_cancelled_job_leaves_experiments_without_results(make_batch, clock):
+    lab = SimulatedLab({"x": 1.0}, latency_s=100, partial_fraction=0.5, clock=clock)
+    batch = make_batch(["x"] * 40)
+    job = lab.submit(batch).job_id
+    clock.advance(50)
+    lab.cancel(job)
+    clock.advance(100)
+    progress = lab.poll(job)
+    results = lab.collect(job)
+    assert progress.status is JobStatus.CANCELLED
+    assert 0 < len(results) == progress.n_done < progress.n_total == 40
