@@ -278,6 +278,7 @@ class HttpLab:
                     status = response.status_code
                     detail = _detail(_read_some(response), response.reason_phrase)
                     wait_s = retry_after_s(response)
+                    location = response.headers.get("Location", "")
                 finally:
                     response.close()
             except httpx.RequestError as error:
@@ -287,6 +288,10 @@ class HttpLab:
                                                 "base_url")) from None
             else:
                 problem = f"HTTP {status}: {detail}"
+                if status < 400:  # redirects are not followed: a lab node does not send them
+                    raise LabError(self._redact(
+                        f"{what}: HTTP {status} to {location or 'nowhere'}; set the lab's "
+                        "base_url to the node's own address")) from None
                 if not is_transient_status(status):
                     raise LabRejected(self._redact(
                         f"{what}: the lab refused the request, HTTP {status}: {detail}; "

@@ -134,3 +134,12 @@ def test_jitter_spreads_the_waits():
     with pytest.raises(LabUnavailable):
         lab.poll("j")
     assert sleeps == [0.25, 0.5]
+
+
+def test_a_redirect_says_to_fix_the_base_url():
+    app = lambda request: httpx.Response(301, headers={"Location": "https://new.lab/"})  # noqa: E731
+    lab, sleeps = _lab(app)
+    with pytest.raises(LabError, match=r"HTTP 301 to https://new.lab/; set the lab's base_url") \
+            as raised:
+        lab.poll("j")
+    assert not isinstance(raised.value, LabRejected | LabUnavailable)
