@@ -32,7 +32,9 @@ percent-encoded.
     so far (all of them, or only those not sent before; repeats are fine, the
     client keys results by experiment id and replicate). Send at most
     `max_results` items (50,000 by default) in at most `max_response_bytes`
-    (10 MB); a node with more delivers them over several calls::
+    (10 MB): a node with more sends only those not sent before, so the rest
+    come with the next calls (one that resends everything would never get
+    past the caps)::
 
         [{"experiment_id": "ifng-r3-0007", "candidate_id": "KO:ZAP70",
           "value": 1.73, "replicate": 0, "status": "ok", "error": null},
@@ -60,7 +62,8 @@ date) and then raises `LabUnavailable`; a ``Retry-After`` beyond a minute
 makes it give up at once, saying when to come back. Any other 4xx is final:
 the request is sent once and the client raises `LabRejected` with the status
 and the node's `detail`. A 2xx answer that is not the expected shape raises
-`LabError` (except for results, above).
+`LabError` (except for results, above), and so does a 3xx: redirects are not
+followed (the token would go with them), the client's `base_url` is wrong.
 
 Authentication: a bearer token (``Authorization: Bearer <token>``) read from
 an environment variable or a file (`HttpLabSettings.token_env`,
