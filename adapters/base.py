@@ -174,6 +174,9 @@ class LabUnavailable(LabError):
 class LabRejected(LabError):
     """The lab refused the request (an HTTP 4xx): sending it again will not help.
 
+    Every adapter uses the HTTP statuses, so a caller handles them alike:
+    404 an unknown job, 409 a batch reusing experiment ids, 422 an invalid request.
+
     Attributes:
         status: The HTTP status (e.g. 404 unknown job, 409 conflict, 422 invalid).
         detail: The lab's one-line reason.

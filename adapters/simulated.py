@@ -31,12 +31,13 @@ from adapters._simulation import (
     ready_offset,
     ready_results,
 )
-from adapters._text import field_errors
+from adapters._text import clip, field_errors
 from adapters.base import (
     BatchRequest,
     ExperimentRequest,
     JobProgress,
     LabError,
+    LabRejected,
     MeasurementResult,
     RejectedResult,
     Submission,
@@ -71,7 +72,7 @@ class SimulatedLab:
       with error ``unknown candidate '<id>'``.
     - Re-submission is idempotent: submitting exactly a batch already accepted
       returns that job's receipt and measures nothing again. A batch that
-      overlaps earlier jobs in any other way raises `LabError`, and so does an
+      overlaps earlier jobs in any other way raises `LabRejected` (409), and so does an
       experiment id reused with different content.
     - `collect` returns each ready result once per `SimulatedLab` instance (a
       new instance, e.g. after a crash, delivers them all again), or on every
@@ -152,7 +153,7 @@ class SimulatedLab:
         """Accept a batch, measure it, and return the receipt.
 
         Raises:
-            LabError: If the batch overlaps earlier jobs other than by being
+            LabRejected: If the batch overlaps earlier jobs other than by being
                 exactly one of them (see the class docstring).
         """
         with self._lock:
@@ -174,7 +175,7 @@ class SimulatedLab:
         """Return how far a job is.
 
         Raises:
-            LabError: If the job is unknown.
+            LabRejected: If the job is unknown (status 404).
         """
         with self._lock:
             return job_progress(self._job(job_id), self._clock())
@@ -185,7 +186,7 @@ class SimulatedLab:
         Every item is a `MeasurementResult`: a simulated lab sends nothing malformed.
 
         Raises:
-            LabError: If the job is unknown.
+            LabRejected: If the job is unknown (status 404).
         """
         with self._lock:
             ready = list(ready_results(self._job(job_id), self._clock()))
@@ -199,7 +200,7 @@ class SimulatedLab:
         """Withdraw the job's experiments that are not ready yet.
 
         Raises:
-            LabError: If the job is unknown.
+            LabRejected: If the job is unknown (status 404).
         """
         with self._lock:
             if cancel_pending(self._job(job_id), self._clock()):
@@ -242,7 +243,10 @@ class SimulatedLab:
         try:
             return self._state.jobs[job_id]
         except KeyError:
-            raise LabError(f"unknown job '{job_id}'") from None
+            detail = f"unknown job '{job_id}'"
+            raise LabRejected(f"{detail}; this simulated lab never accepted it (is its "
+                              "state file the one the job was submitted with?)",
+                              status=404, detail=detail) from None
 
     def _save(self) -> None:
         if self.state_path is not None:
@@ -256,7 +260,9 @@ def _load_state(path: Path | None) -> LabState:
     try:
         return LabState.model_validate(json.loads(path.read_text()))
     except (ValueError, ValidationError) as error:
-        raise LabError(f"cannot read the simulated lab's state file {path}: {error}") from error
+        raise LabError(f"cannot read the simulated lab's state file {path} "
+                       f"({clip(str(error), 200)}); move it away to start the lab afresh") \
+            from error
 
 
 def _write_atomically(path: Path, text: str) -> None:

@@ -20,7 +20,7 @@ from urllib.parse import unquote
 import httpx
 from pydantic import TypeAdapter, ValidationError
 
-from adapters.base import BatchRequest, LabError, MeasurementResult
+from adapters.base import BatchRequest, LabRejected, MeasurementResult
 from adapters.simulated import SimulatedLab
 
 _RESULTS = TypeAdapter(list[MeasurementResult])
@@ -94,8 +94,8 @@ class FakeLabApp:
             return _error(404, f"unknown job '{job_id}'")
         try:
             return self._route(request, job_id, is_results=bool(match["results"]))
-        except LabError as error:
-            return _error(409, str(error))
+        except LabRejected as error:
+            return _error(error.status, error.detail)
 
     def _route(self, request: httpx.Request, job_id: str | None,
                is_results: bool) -> httpx.Response:

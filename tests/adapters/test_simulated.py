@@ -13,6 +13,7 @@ from adapters import (
     JobStatus,
     LabAdapter,
     LabError,
+    LabRejected,
     ResultStatus,
     SimulatedLab,
 )
@@ -183,8 +184,9 @@ def test_cancelling_a_finished_job_changes_nothing(lookup, make_batch):
 
 @pytest.mark.parametrize("call", ["poll", "collect", "cancel"])
 def test_unknown_jobs_raise(lookup, call):
-    with pytest.raises(LabError, match="unknown job 'nope'"):
+    with pytest.raises(LabRejected, match="unknown job 'nope'") as raised:
         getattr(SimulatedLab(lookup), call)("nope")
+    assert (raised.value.status, raised.value.detail) == (404, "unknown job 'nope'")
 
 
 def test_resubmitting_a_batch_returns_the_same_job(lookup, make_batch):
@@ -204,8 +206,9 @@ def test_overlapping_or_altered_resubmissions_are_refused(lookup, make_batch):
     batch = make_batch(ALL)
     lab.submit(batch)
     overlapping = make_batch(ALL + ["KO:CD5"])
-    with pytest.raises(LabError, match="already submitted in job"):
+    with pytest.raises(LabRejected, match="already submitted in job") as raised:
         lab.submit(overlapping)
+    assert raised.value.status == 409
     altered = BatchRequest(campaign="ifng", round=0, experiments=[
         ExperimentRequest(experiment_id=batch.experiments[0].experiment_id,
                           candidate_id="KO:CD5")])
@@ -263,8 +266,9 @@ def test_state_file_is_json_with_nan_kept(make_batch, tmp_path):
 def test_a_corrupt_state_file_raises(tmp_path):
     path = tmp_path / "state.json"
     path.write_text("{not json")
-    with pytest.raises(LabError, match="state file"):
+    with pytest.raises(LabError, match="state file .*; move it away") as raised:
         SimulatedLab({}, state_path=path)
+    assert "\n" not in str(raised.value)
 
 
 @pytest.mark.parametrize("knob", [{"noise_sd": -1}, {"failure_rate": 1.5},
