@@ -16,6 +16,8 @@ import certifi
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from adapters._text import clip
+
 _SECRET_HEADERS = {"authorization", "proxy-authorization"}
 
 
@@ -147,23 +149,20 @@ def _tls(settings: HttpLabSettings) -> bool | ssl.SSLContext:
     elif settings.verify is True and settings.cert is None:
         return True
     else:
-        field = "verify"
         cafile = certifi.where() if settings.verify is True else str(settings.verify)
         try:
             context = ssl.create_default_context(cafile=cafile)
         except (ssl.SSLError, OSError) as error:
-            raise ValueError(f"{field}: cannot load the CA bundle {cafile} "
-                             f"({clip_error(error)})") from None
+            raise ValueError(f"verify: cannot load the CA bundle {cafile} "
+                             f"({_describe(error)})") from None
     if settings.cert is not None:
         try:
             context.load_cert_chain(str(settings.cert))
         except (ssl.SSLError, OSError) as error:
             raise ValueError(f"cert: cannot load the client certificate {settings.cert} "
-                             f"({clip_error(error)}); it must be PEM with its key") from None
+                             f"({_describe(error)}); it must be PEM with its key") from None
     return context
 
 
-def clip_error(error: BaseException) -> str:
-    """Return an exception as a short one-line text."""
-    text = " ".join(str(error).split()) or type(error).__name__
-    return text[:160]
+def _describe(error: BaseException) -> str:
+    return clip(str(error), 160) or type(error).__name__

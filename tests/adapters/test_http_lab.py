@@ -93,7 +93,8 @@ def test_transient_failures_are_retried_then_succeed(lookup, make_batch):
 def test_retries_exhausted_raise(lookup, make_batch):
     app = FakeLabApp(SimulatedLab(lookup), fail_next=100)
     lab, sleeps = _http_lab(app, retries=2, backoff_s=0.1)
-    with pytest.raises(LabUnavailable, match=r"HTTP 503: injected failure \(gave up after 3 attempts"):
+    with pytest.raises(LabUnavailable,
+                       match=r"HTTP 503: injected failure \(gave up after 3 attempts"):
         lab.poll("sim-000001")
     assert len(app.requests) == 3 and len(sleeps) == 2
 

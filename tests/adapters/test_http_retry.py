@@ -137,8 +137,10 @@ def test_jitter_spreads_the_waits():
 
 
 def test_a_redirect_says_to_fix_the_base_url():
-    app = lambda request: httpx.Response(301, headers={"Location": "https://new.lab/"})  # noqa: E731
-    lab, sleeps = _lab(app)
+    def app(request):
+        return httpx.Response(301, headers={"Location": "https://new.lab/"})
+
+    lab, _ = _lab(app)
     with pytest.raises(LabError, match=r"HTTP 301 to https://new.lab/; set the lab's base_url") \
             as raised:
         lab.poll("j")
