@@ -1,8 +1,11 @@
 """Lab adapters: the wire between loopwell and a lab, real or simulated.
 
 `SimulatedLab` answers from a lookup table of published measurements;
-`HttpLab` drives a lab node over HTTP; `make_adapter` builds either by name.
-Test fakes live in `adapters.testing`.
+`HttpLab` drives a lab node over HTTP; `make_adapter` builds either (or a
+plug-in's kind) by name from settings validated by the kind's settings model.
+`collect` returns `MeasurementResult`s and, for what a lab sent that is not
+one, `RejectedResult`s; errors are `LabError`, `LabUnavailable` (try later) or
+`LabRejected` (the lab refuses). Test fakes live in `adapters.testing`.
 """
 
 from adapters.base import (
@@ -12,27 +15,44 @@ from adapters.base import (
     JobStatus,
     LabAdapter,
     LabError,
+    LabRejected,
+    LabUnavailable,
     MeasurementResult,
+    RejectedResult,
     ResultStatus,
     Submission,
 )
 from adapters.http_lab import HttpLab
-from adapters.registry import adapter_kinds, make_adapter, register_adapter
-from adapters.simulated import SimulatedLab
+from adapters.http_settings import HttpLabSettings
+from adapters.registry import (
+    adapter_kinds,
+    adapter_settings_model,
+    make_adapter,
+    register_adapter,
+    validate_settings,
+)
+from adapters.simulated import SimulatedLab, SimulatedLabSettings
 
 __all__ = [
     "BatchRequest",
     "ExperimentRequest",
     "HttpLab",
+    "HttpLabSettings",
     "JobProgress",
     "JobStatus",
     "LabAdapter",
     "LabError",
+    "LabRejected",
+    "LabUnavailable",
     "MeasurementResult",
+    "RejectedResult",
     "ResultStatus",
     "SimulatedLab",
+    "SimulatedLabSettings",
     "Submission",
     "adapter_kinds",
+    "adapter_settings_model",
     "make_adapter",
     "register_adapter",
+    "validate_settings",
 ]

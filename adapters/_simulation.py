@@ -20,7 +20,7 @@ from adapters.base import (
     ExperimentRequest,
     JobProgress,
     JobStatus,
-    LabError,
+    LabRejected,
     MeasurementResult,
     ResultStatus,
     Submission,
@@ -126,7 +126,7 @@ def find_receipt(batch: BatchRequest, state: LabState) -> Submission | None:
     Returns None when no experiment of the batch was submitted before.
 
     Raises:
-        LabError: If only part of the batch was submitted before, the parts lie
+        LabRejected: (409) If only part of the batch was submitted before, the parts lie
             in several jobs, or an experiment id was submitted with other content.
     """
     owners = {e.request.experiment_id: (job, e.request)
@@ -136,15 +136,17 @@ def find_receipt(batch: BatchRequest, state: LabState) -> Submission | None:
         return None
     for request in seen:
         if owners[request.experiment_id][1] != request:
-            raise LabError(f"experiment '{request.experiment_id}' was already "
-                           "submitted with different content; ids are never reused")
+            detail = (f"experiment '{request.experiment_id}' was already submitted with "
+                      "different content; ids are never reused")
+            raise LabRejected(detail, status=409, detail=detail)
     job_ids = sorted({owners[e.experiment_id][0].job_id for e in seen})
     job = owners[seen[0].experiment_id][0]
     if len(job_ids) > 1 or len(seen) != len(batch.experiments) \
             or len(job.experiments) != len(batch.experiments):
         ids = sorted(e.experiment_id for e in seen)
-        raise LabError(f"experiments {ids} were already submitted in job(s) "
-                       f"{job_ids}; resubmit exactly that batch or only new ids")
+        detail = (f"experiments {ids} were already submitted in job(s) {job_ids}; "
+                  "resubmit exactly that batch or only new ids")
+        raise LabRejected(detail, status=409, detail=detail)
     return Submission(job_id=job.job_id, n_accepted=len(job.experiments))
 
 

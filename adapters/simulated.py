@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from adapters._simulation import (
     LabState,
@@ -31,14 +31,34 @@ from adapters._simulation import (
     ready_offset,
     ready_results,
 )
+from adapters._text import clip, field_errors
 from adapters.base import (
     BatchRequest,
     ExperimentRequest,
     JobProgress,
     LabError,
+    LabRejected,
     MeasurementResult,
+    RejectedResult,
     Submission,
 )
+
+
+class SimulatedLabSettings(BaseModel):
+    """The knobs of a simulated lab a user may set (see `SimulatedLab`).
+
+    The lookup table and the state file are not settings: the loop gives them.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    noise_sd: float = Field(0.0, ge=0)
+    latency_s: float = Field(0.0, ge=0)
+    failure_rate: float = Field(0.0, ge=0, le=1)
+    partial_fraction: float = Field(1.0, ge=0, le=1)
+    duplicate_deliveries: bool = False
+    seed: int = 0
+    n_replicates: int = Field(1, ge=1)
 
 
 class SimulatedLab:
@@ -52,13 +72,21 @@ class SimulatedLab:
       with error ``unknown candidate '<id>'``.
     - Re-submission is idempotent: submitting exactly a batch already accepted
       returns that job's receipt and measures nothing again. A batch that
-      overlaps earlier jobs in any other way raises `LabError`, and so does an
+      overlaps earlier jobs in any other way raises `LabRejected` (409), and so does an
       experiment id reused with different content.
     - `collect` returns each ready result once per `SimulatedLab` instance (a
       new instance, e.g. after a crash, delivers them all again), or on every
       call with `duplicate_deliveries=True`.
     - `cancel` withdraws the experiments not ready yet; they never return.
       Cancelling a finished job is a no-op.
+    - A job is reported done (or failed) only once every experiment of it has
+      its results ready: values, or one failed result with an `error` (an
+      unknown candidate, a simulated failure). `partial_fraction` changes when
+      results arrive, never whether: a done job's experiments all have a
+      result, so a caller that collects after seeing done gets every one. Only
+      a cancelled job has experiments without results (n_total - n_done of
+      them), and it is reported cancelled.
+    - `collect` never rejects anything: it returns `MeasurementResult`s only.
 
     Args:
         lookup: The value really measured for each candidate id.
@@ -91,8 +119,13 @@ class SimulatedLab:
         clock: Callable[[], float] = time.time,
         n_replicates: int = 1,
     ) -> None:
-        _check_knobs(noise_sd=noise_sd, latency_s=latency_s, failure_rate=failure_rate,
-                     partial_fraction=partial_fraction, n_replicates=n_replicates)
+        try:
+            SimulatedLabSettings(noise_sd=noise_sd, latency_s=latency_s,
+                                 failure_rate=failure_rate, partial_fraction=partial_fraction,
+                                 duplicate_deliveries=duplicate_deliveries, seed=seed,
+                                 n_replicates=n_replicates)
+        except ValidationError as error:
+            raise ValueError("; ".join(field_errors(error))) from None
         self._lookup = lookup  # by reference: the caller's table, not a copy
         self.noise_sd = float(noise_sd)
         self.latency_s = float(latency_s)
@@ -107,13 +140,20 @@ class SimulatedLab:
         self._delivered: set[tuple[str, int]] = set()
         self._state = _load_state(self.state_path)
 
+    @classmethod
+    def from_settings(cls, settings: SimulatedLabSettings, *, lookup: Mapping[str, float],
+                      state_path: str | Path | None = None,
+                      clock: Callable[[], float] = time.time) -> SimulatedLab:
+        """Make a lab from its settings, over `lookup`, persisted at `state_path`."""
+        return cls(lookup, state_path=state_path, clock=clock, **settings.model_dump())
+
     # -- the LabAdapter protocol ------------------------------------------
 
     def submit(self, batch: BatchRequest) -> Submission:
         """Accept a batch, measure it, and return the receipt.
 
         Raises:
-            LabError: If the batch overlaps earlier jobs other than by being
+            LabRejected: If the batch overlaps earlier jobs other than by being
                 exactly one of them (see the class docstring).
         """
         with self._lock:
@@ -135,16 +175,18 @@ class SimulatedLab:
         """Return how far a job is.
 
         Raises:
-            LabError: If the job is unknown.
+            LabRejected: If the job is unknown (status 404).
         """
         with self._lock:
             return job_progress(self._job(job_id), self._clock())
 
-    def collect(self, job_id: str) -> list[MeasurementResult]:
+    def collect(self, job_id: str) -> list[MeasurementResult | RejectedResult]:
         """Return the job's results ready now (new ones only, unless duplicating).
 
+        Every item is a `MeasurementResult`: a simulated lab sends nothing malformed.
+
         Raises:
-            LabError: If the job is unknown.
+            LabRejected: If the job is unknown (status 404).
         """
         with self._lock:
             ready = list(ready_results(self._job(job_id), self._clock()))
@@ -158,7 +200,7 @@ class SimulatedLab:
         """Withdraw the job's experiments that are not ready yet.
 
         Raises:
-            LabError: If the job is unknown.
+            LabRejected: If the job is unknown (status 404).
         """
         with self._lock:
             if cancel_pending(self._job(job_id), self._clock()):
@@ -201,29 +243,15 @@ class SimulatedLab:
         try:
             return self._state.jobs[job_id]
         except KeyError:
-            raise LabError(f"unknown job '{job_id}'") from None
+            detail = f"unknown job '{job_id}'"
+            raise LabRejected(f"{detail}; this simulated lab never accepted it (is its "
+                              "state file the one the job was submitted with?)",
+                              status=404, detail=detail) from None
 
     def _save(self) -> None:
         if self.state_path is not None:
             _write_atomically(self.state_path,
                               json.dumps(self._state.model_dump(mode="json"), indent=1))
-
-
-def _check_knobs(*, noise_sd: float, latency_s: float, failure_rate: float,
-                 partial_fraction: float, n_replicates: int) -> None:
-    problems = []
-    if noise_sd < 0:
-        problems.append(f"noise_sd must be >= 0, got {noise_sd}")
-    if latency_s < 0:
-        problems.append(f"latency_s must be >= 0, got {latency_s}")
-    if not 0.0 <= failure_rate <= 1.0:
-        problems.append(f"failure_rate must be in [0, 1], got {failure_rate}")
-    if not 0.0 <= partial_fraction <= 1.0:
-        problems.append(f"partial_fraction must be in [0, 1], got {partial_fraction}")
-    if n_replicates < 1:
-        problems.append(f"n_replicates must be >= 1, got {n_replicates}")
-    if problems:
-        raise ValueError("; ".join(problems))
 
 
 def _load_state(path: Path | None) -> LabState:
@@ -232,7 +260,9 @@ def _load_state(path: Path | None) -> LabState:
     try:
         return LabState.model_validate(json.loads(path.read_text()))
     except (ValueError, ValidationError) as error:
-        raise LabError(f"cannot read the simulated lab's state file {path}: {error}") from error
+        raise LabError(f"cannot read the simulated lab's state file {path} "
+                       f"({clip(str(error), 200)}); move it away to start the lab afresh") \
+            from error
 
 
 def _write_atomically(path: Path, text: str) -> None:

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import unquote
 
 import httpx
 from pydantic import TypeAdapter, ValidationError
 
-from adapters.base import BatchRequest, LabError, MeasurementResult
+from adapters.base import BatchRequest, LabRejected, MeasurementResult
 from adapters.simulated import SimulatedLab
 
 _RESULTS = TypeAdapter(list[MeasurementResult])
@@ -40,6 +42,12 @@ class FakeLabApp:
             ones) raise `httpx.ConnectError`, as a node that is down would.
         garble_next: How many of the next requests reaching the lab are
             answered 200 with a body that is not JSON.
+        retry_after: A ``Retry-After`` header value sent with the failing
+            answers, if any.
+        tamper: Rewrites each delivery of results before it is sent: takes
+            the results as JSON-able dicts, returns what to send instead (a
+            JSON-able value, or bytes sent as they are). E.g. ``lambda rs: rs
+            + [{"experiment_id": "x", "value": "high"}]``.
 
     Attributes:
         requests: Every request received, in order (failed ones included).
@@ -47,13 +55,16 @@ class FakeLabApp:
 
     def __init__(self, lab: SimulatedLab, *, base_path: str = "/", fail_next: int = 0,
                  fail_status: int = 503, disconnect_next: int = 0,
-                 garble_next: int = 0) -> None:
+                 garble_next: int = 0, retry_after: str | None = None,
+                 tamper: Callable[[list[dict[str, Any]]], Any] | None = None) -> None:
         self.lab = lab
         self.base_path = "/" + base_path.strip("/")
         self.fail_next = fail_next
         self.fail_status = fail_status
         self.disconnect_next = disconnect_next
         self.garble_next = garble_next
+        self.retry_after = retry_after
+        self.tamper = tamper
         self.requests: list[httpx.Request] = []
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
@@ -61,7 +72,10 @@ class FakeLabApp:
         self.requests.append(request)
         if self.fail_next > 0:
             self.fail_next -= 1
-            return _error(self.fail_status, "injected failure")
+            response = _error(self.fail_status, "injected failure")
+            if self.retry_after is not None:
+                response.headers["Retry-After"] = self.retry_after
+            return response
         if self.disconnect_next > 0:
             self.disconnect_next -= 1
             raise httpx.ConnectError("injected disconnect", request=request)
@@ -80,8 +94,8 @@ class FakeLabApp:
             return _error(404, f"unknown job '{job_id}'")
         try:
             return self._route(request, job_id, is_results=bool(match["results"]))
-        except LabError as error:
-            return _error(409, str(error))
+        except LabRejected as error:
+            return _error(error.status, error.detail)
 
     def _route(self, request: httpx.Request, job_id: str | None,
                is_results: bool) -> httpx.Response:
@@ -99,7 +113,10 @@ class FakeLabApp:
             if method != "GET":
                 return _error(405, f"{method} not allowed on results")
             results = self.lab.collect(job_id)
-            return _json(200, _RESULTS.dump_json(results))
+            if self.tamper is None:
+                return _json(200, _RESULTS.dump_json(results))
+            sent = self.tamper(json.loads(_RESULTS.dump_json(results)))
+            return _json(200, sent if isinstance(sent, bytes) else json.dumps(sent))
         if method == "GET":
             return _json(200, self.lab.poll(job_id).model_dump_json())
         if method == "DELETE":

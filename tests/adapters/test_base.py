@@ -17,7 +17,11 @@ from adapters import (
     ExperimentRequest,
     JobProgress,
     JobStatus,
+    LabError,
+    LabRejected,
+    LabUnavailable,
     MeasurementResult,
+    RejectedResult,
     ResultStatus,
     Submission,
 )
@@ -106,3 +110,21 @@ def test_importing_adapters_imports_nothing_heavy_or_of_ours():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_rejected_result_keeps_the_payload_and_a_reason():
+    rejected = RejectedResult(payload={"experiment_id": "e", "value": "high"},
+                              reason="value: Input should be a valid number")
+    assert RejectedResult.model_validate_json(rejected.model_dump_json()) == rejected
+    with pytest.raises(ValidationError):
+        rejected.reason = "other"
+    with pytest.raises(ValidationError):
+        RejectedResult(payload=None, reason="")
+
+
+def test_error_kinds():
+    rejected = LabRejected("POST /batches: HTTP 422: bad", status=422, detail="bad")
+    unavailable = LabUnavailable("GET /batches/j: HTTP 503", n_attempts=4)
+    assert isinstance(rejected, LabError) and isinstance(unavailable, LabError)
+    assert (rejected.status, rejected.detail) == (422, "bad")
+    assert (unavailable.n_attempts, unavailable.retry_after_s) == (4, None)

@@ -1,25 +1,60 @@
-"""Tests of `adapters.registry`."""
+"""Tests of `adapters.registry`: kinds, settings models, plug-ins."""
 
 from __future__ import annotations
 
+import importlib.metadata
+
 import httpx
 import pytest
+from pydantic import BaseModel, ConfigDict
 
-from adapters import HttpLab, LabAdapter, SimulatedLab, adapter_kinds, make_adapter
-from adapters import registry
-from adapters.registry import register_adapter
+from adapters import (
+    HttpLab,
+    HttpLabSettings,
+    LabAdapter,
+    SimulatedLab,
+    SimulatedLabSettings,
+    adapter_kinds,
+    adapter_settings_model,
+    make_adapter,
+    register_adapter,
+    registry,
+    validate_settings,
+)
 
 from .conftest import LOOKUP
 
 
 @pytest.fixture
 def scratch_registry(monkeypatch):
-    """Let a test register kinds without leaving them behind."""
-    monkeypatch.setattr(registry, "_FACTORIES", dict(registry._FACTORIES))
+    """Let a test register kinds and plug-ins without leaving them behind."""
+    monkeypatch.setattr(registry, "_KINDS", dict(registry._KINDS))
+    monkeypatch.setattr(registry, "_BROKEN_PLUGINS", None)
 
 
-def test_known_kinds():
+def _plugins(monkeypatch, *points: tuple[str, str]) -> list[str]:
+    """Install fake `loopwell.adapters` entry points; return the groups asked for."""
+    asked = []
+
+    def entry_points(*, group: str):
+        asked.append(group)
+        return [importlib.metadata.EntryPoint(name, value, group) for name, value in points]
+
+    monkeypatch.setattr(importlib.metadata, "entry_points", entry_points)
+    return asked
+
+
+def test_known_kinds(scratch_registry, monkeypatch):
+    _plugins(monkeypatch)
     assert adapter_kinds() == ["http", "simulated"]
+
+
+def test_settings_models_by_kind():
+    assert adapter_settings_model("http") is HttpLabSettings
+    assert adapter_settings_model("simulated") is SimulatedLabSettings
+    assert validate_settings("simulated", {"noise_sd": 0.5}) == SimulatedLabSettings(noise_sd=0.5)
+    for model in (HttpLabSettings, SimulatedLabSettings):
+        assert model.model_config["frozen"] and model.model_config["extra"] == "forbid"
 
 
 def test_make_a_simulated_lab(make_batch, tmp_path):
@@ -29,6 +64,12 @@ def test_make_a_simulated_lab(make_batch, tmp_path):
     job = lab.submit(make_batch(["KO:CD5"])).job_id
     assert lab.collect(job)[0].value == LOOKUP["KO:CD5"]
     assert (tmp_path / "lab.json").exists()
+
+
+def test_lookup_and_state_path_are_not_user_settings():
+    assert {"lookup", "state_path"}.isdisjoint(SimulatedLabSettings.model_fields)
+    with pytest.raises(ValueError, match="lab adapter 'simulated' cannot be made: .*lookup"):
+        make_adapter("simulated", noise_sd=0.1)
 
 
 def test_make_an_http_lab_without_touching_the_network():
@@ -41,33 +82,93 @@ def test_make_an_http_lab_without_touching_the_network():
     assert lab.client.is_closed
 
 
-def test_an_unknown_kind_lists_the_known_ones():
-    message = r"unknown lab adapter kind .sila.; known kinds: http, simulated"
+def test_an_unknown_kind_lists_the_known_ones(scratch_registry, monkeypatch):
+    asked = _plugins(monkeypatch)
+    message = r"unknown lab adapter kind .sila.; known kinds: http, simulated$"
     with pytest.raises(ValueError, match=message):
         make_adapter("sila")
+    with pytest.raises(ValueError, match=message):
+        adapter_settings_model("sila")
+    assert asked == ["loopwell.adapters"]  # looked for plug-ins once
 
 
-@pytest.mark.parametrize(("kind", "settings"), [
-    ("simulated", {}),
-    ("simulated", {"lookup": {}, "noise": 1.0}),
-    ("http", {"base_url": "http://x", "timeout": 3}),
+@pytest.mark.parametrize(("kind", "settings", "lines"), [
+    ("simulated", {"lookup": {}, "noise": 1.0}, ["noise: Extra inputs are not permitted"]),
+    ("simulated", {"lookup": {}, "noise_sd": -1, "failure_rate": "often"},
+     ["noise_sd: Input should be greater than or equal to 0",
+      "failure_rate: Input should be a valid number"]),
+    ("http", {"base_url": "http://x", "timeout": 3}, ["timeout: Extra inputs are not permitted"]),
+    ("http", {}, ["base_url: Field required"]),
+    ("http", {"base_url": "ftp://x"}, ["base_url: Value error, must be an http:// or https://"]),
 ])
-def test_settings_that_do_not_fit_raise(kind, settings):
-    with pytest.raises(ValueError, match=f"bad settings for lab adapter '{kind}'"):
+def test_bad_settings_give_one_line_per_field(kind, settings, lines):
+    with pytest.raises(ValueError) as raised:
         make_adapter(kind, **settings)
+    got = str(raised.value).splitlines()
+    assert len(got) == len(lines)
+    for line, expected in zip(got, lines):
+        assert line.startswith(f"bad setting for lab adapter '{kind}': {expected}")
 
 
 def test_registering_a_kind_twice_is_refused(scratch_registry):
     with pytest.raises(ValueError, match="'simulated' is already registered"):
-        @register_adapter("simulated")
-        def other(**settings):  # pragma: no cover - never registered
+        @register_adapter("simulated", settings=SimulatedLabSettings)
+        def other(settings):  # pragma: no cover - never registered
             raise AssertionError
 
 
-def test_a_registered_kind_can_be_made(scratch_registry):
-    @register_adapter("echo")
-    def make_echo(*, lookup):
-        return SimulatedLab(lookup)
+def test_a_factory_parameter_may_not_shadow_a_setting(scratch_registry):
+    with pytest.raises(ValueError, match=r"factory parameters \['seed'\]"):
+        @register_adapter("twin", settings=SimulatedLabSettings)
+        def twin(settings, *, seed):  # pragma: no cover - never registered
+            raise AssertionError
+
+
+def test_a_registered_kind_gets_its_validated_settings(scratch_registry):
+    class Knobs(BaseModel):
+        model_config = ConfigDict(frozen=True, extra="forbid")
+        noise_sd: float = 0.0
+
+    seen = []
+
+    @register_adapter("echo", settings=Knobs)
+    def make_echo(settings: Knobs, *, lookup):
+        seen.append(settings)
+        return SimulatedLab(lookup, noise_sd=settings.noise_sd)
 
     assert "echo" in adapter_kinds()
-    assert isinstance(make_adapter("echo", lookup=LOOKUP), SimulatedLab)
+    assert isinstance(make_adapter("echo", lookup=LOOKUP, noise_sd="0.5"), SimulatedLab)
+    assert seen == [Knobs(noise_sd=0.5)]
+
+
+def test_a_plug_in_registers_itself_on_first_use(scratch_registry, monkeypatch, make_batch):
+    asked = _plugins(monkeypatch, ("echo", "tests.adapters._plugin:register"))
+    assert "echo" not in registry._KINDS  # lazy: nothing loaded yet
+    lab = make_adapter("echo", value=7.0)
+    job = lab.submit(make_batch(["anything"])).job_id
+    assert lab.collect(job)[0].value == 7.0
+    assert adapter_settings_model("echo").__name__ == "EchoSettings"
+    assert adapter_kinds() == ["echo", "http", "simulated"] and asked == ["loopwell.adapters"]
+
+
+def test_a_plug_in_module_registers_on_import(scratch_registry, monkeypatch, tmp_path):
+    (tmp_path / "loopwell_fake_sila.py").write_text(
+        "from tests.adapters._plugin import register\nregister()\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    _plugins(monkeypatch, ("echo", "loopwell_fake_sila"))
+    assert "echo" in adapter_kinds()
+
+
+def test_a_broken_plug_in_is_named_in_one_line(scratch_registry, monkeypatch):
+    _plugins(monkeypatch, ("sila", "loopwell_no_such_module:register"),
+             ("echo", "tests.adapters._plugin:register"))
+    with pytest.raises(ValueError) as raised:
+        make_adapter("sila")
+    message = str(raised.value)
+    assert "\n" not in message
+    assert message.startswith("lab adapter plug-in 'sila' (loopwell_no_such_module:register) "
+                              "failed to load: ModuleNotFoundError")
+    assert isinstance(make_adapter("echo"), SimulatedLab)  # the others still load
+    with pytest.raises(ValueError, match="unknown lab adapter kind 'x'; known kinds: echo, "
+                                         "http, simulated; lab adapter plug-in 'sila'"):
+        make_adapter("x")

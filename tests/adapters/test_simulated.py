@@ -13,6 +13,7 @@ from adapters import (
     JobStatus,
     LabAdapter,
     LabError,
+    LabRejected,
     ResultStatus,
     SimulatedLab,
 )
@@ -183,8 +184,9 @@ def test_cancelling_a_finished_job_changes_nothing(lookup, make_batch):
 
 @pytest.mark.parametrize("call", ["poll", "collect", "cancel"])
 def test_unknown_jobs_raise(lookup, call):
-    with pytest.raises(LabError, match="unknown job 'nope'"):
+    with pytest.raises(LabRejected, match="unknown job 'nope'") as raised:
         getattr(SimulatedLab(lookup), call)("nope")
+    assert (raised.value.status, raised.value.detail) == (404, "unknown job 'nope'")
 
 
 def test_resubmitting_a_batch_returns_the_same_job(lookup, make_batch):
@@ -204,8 +206,9 @@ def test_overlapping_or_altered_resubmissions_are_refused(lookup, make_batch):
     batch = make_batch(ALL)
     lab.submit(batch)
     overlapping = make_batch(ALL + ["KO:CD5"])
-    with pytest.raises(LabError, match="already submitted in job"):
+    with pytest.raises(LabRejected, match="already submitted in job") as raised:
         lab.submit(overlapping)
+    assert raised.value.status == 409
     altered = BatchRequest(campaign="ifng", round=0, experiments=[
         ExperimentRequest(experiment_id=batch.experiments[0].experiment_id,
                           candidate_id="KO:CD5")])
@@ -263,8 +266,9 @@ def test_state_file_is_json_with_nan_kept(make_batch, tmp_path):
 def test_a_corrupt_state_file_raises(tmp_path):
     path = tmp_path / "state.json"
     path.write_text("{not json")
-    with pytest.raises(LabError, match="state file"):
+    with pytest.raises(LabError, match="state file .*; move it away") as raised:
         SimulatedLab({}, state_path=path)
+    assert "\n" not in str(raised.value)
 
 
 @pytest.mark.parametrize("knob", [{"noise_sd": -1}, {"failure_rate": 1.5},
@@ -283,3 +287,42 @@ def test_experiments_are_measured_when_submitted(make_batch, clock):
     clock.advance(10)
     assert lab.collect(job)[0].value == 1.0
     assert lab.lookup is table
+
+
+@pytest.mark.parametrize("partial_fraction", [0.0, 0.3, 0.5, 0.99, 1.0])
+@pytest.mark.parametrize("failure_rate", [0.0, 0.4, 1.0])
+def test_a_job_is_done_only_when_every_experiment_has_a_result(
+        make_batch, clock, partial_fraction, failure_rate):
+    """A done (or failed) job never hides undelivered experiments: each has a value
+    or an explicit failure with an error, whatever `partial_fraction` is."""
+    lab = SimulatedLab({"x": 1.0}, latency_s=100, partial_fraction=partial_fraction,
+                       failure_rate=failure_rate, clock=clock)
+    batch = make_batch(["x"] * 30 + ["unknown"] * 3)
+    job = lab.submit(batch).job_id
+    collected = []
+    for _ in range(12):
+        progress = lab.poll(job)
+        collected += lab.collect(job)
+        has_result = {r.experiment_id for r in collected}
+        if progress.status in (JobStatus.DONE, JobStatus.FAILED):
+            assert has_result == {e.experiment_id for e in batch.experiments}
+            assert progress.n_done == progress.n_total == len(batch.experiments)
+            assert all(r.error for r in collected if r.status is ResultStatus.FAILED)
+        else:
+            assert progress.status in (JobStatus.QUEUED, JobStatus.RUNNING)
+            assert len(has_result) == progress.n_done < progress.n_total
+        clock.advance(10)
+    assert progress.status is (JobStatus.FAILED if failure_rate == 1.0 else JobStatus.DONE)
+
+
+def test_only_a_cancelled_job_leaves_experiments_without_results(make_batch, clock):
+    lab = SimulatedLab({"x": 1.0}, latency_s=100, partial_fraction=0.5, clock=clock)
+    batch = make_batch(["x"] * 40)
+    job = lab.submit(batch).job_id
+    clock.advance(50)
+    lab.cancel(job)
+    clock.advance(100)
+    progress = lab.poll(job)
+    results = lab.collect(job)
+    assert progress.status is JobStatus.CANCELLED
+    assert 0 < len(results) == progress.n_done < progress.n_total == 40

@@ -1,0 +1,65 @@
+"""The one retry policy of a lab call: what is transient, and how long to wait.
+
+Transient: connection errors, timeouts, HTTP 429 and every 5xx. Anything else
+is final at once. The wait before retry ``k`` (from 0) is the backoff
+``backoff_s * 2**k`` capped at `MAX_BACKOFF_S`, with "equal jitter" (between
+half and all of it, so many clients retrying do not arrive together), and
+never shorter than a ``Retry-After`` the lab sent. A lab asking for a wait
+longer than `MAX_RETRY_AFTER_S` is not waited for inside one call: the call
+gives up and says when to come back.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import time
+
+import httpx
+
+MAX_BACKOFF_S = 30.0
+MAX_RETRY_AFTER_S = 60.0
+
+
+def is_transient_status(status_code: int) -> bool:
+    """Return whether an HTTP status is worth retrying (429 or 5xx)."""
+    return status_code == 429 or status_code >= 500
+
+
+def is_transient_error(error: httpx.RequestError) -> bool:
+    """Return whether a transport error is worth retrying (not a bad URL or scheme)."""
+    return isinstance(error, httpx.TransportError) and not isinstance(
+        error, httpx.UnsupportedProtocol)
+
+
+def backoff_delay(backoff_s: float, attempt: int, retry_after_s: float | None,
+                  jitter: float) -> float:
+    """Return the wait before retry `attempt + 1`.
+
+    Args:
+        backoff_s: The first backoff.
+        attempt: Index of the attempt that just failed (0 for the first).
+        retry_after_s: What the lab asked for, if anything.
+        jitter: A fraction in [0, 1]; the backoff is scaled by ``0.5 + 0.5 * jitter``.
+    """
+    delay = min(MAX_BACKOFF_S, backoff_s * 2.0**attempt) * (0.5 + 0.5 * jitter)
+    if retry_after_s is not None:
+        delay = max(delay, retry_after_s)
+    return delay
+
+
+def retry_after_s(response: httpx.Response, now: float | None = None) -> float | None:
+    """Return the wait a ``Retry-After`` header asks for (seconds or an HTTP date)."""
+    value = response.headers.get("Retry-After", "").strip()
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
