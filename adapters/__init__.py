@@ -24,6 +24,7 @@ from adapters.base import (
 )
 from adapters.http_lab import HttpLab
 from adapters.http_settings import HttpLabSettings
+from adapters.manual import ManualLab, ManualLabSettings
 from adapters.registry import (
     adapter_kinds,
     adapter_settings_model,
@@ -44,6 +45,8 @@ __all__ = [
     "LabError",
     "LabRejected",
     "LabUnavailable",
+    "ManualLab",
+    "ManualLabSettings",
     "MeasurementResult",
     "RejectedResult",
     "ResultStatus",

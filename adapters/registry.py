@@ -35,6 +35,7 @@ from adapters._text import clip, field_errors
 from adapters.base import LabAdapter
 from adapters.http_lab import HttpLab
 from adapters.http_settings import HttpLabSettings
+from adapters.manual import ManualLab, ManualLabSettings
 from adapters.simulated import SimulatedLab, SimulatedLabSettings
 
 ENTRY_POINT_GROUP = "loopwell.adapters"
@@ -175,3 +176,9 @@ def _make_simulated(settings: SimulatedLabSettings, *, lookup: Mapping[str, floa
 def _make_http(settings: HttpLabSettings) -> HttpLab:
     """Make an `HttpLab` with its own `httpx.Client` (closed by `HttpLab.close`)."""
     return HttpLab.from_settings(settings)
+
+
+@register_adapter("manual", settings=ManualLabSettings)
+def _make_manual(settings: ManualLabSettings) -> ManualLab:
+    """Make a `ManualLab`: results come through `tell` or the service."""
+    return ManualLab()

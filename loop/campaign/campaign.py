@@ -20,7 +20,10 @@ from typing import Any, Callable
 
 import numpy as np
 
-from adapters import BatchRequest, ExperimentRequest, JobStatus, LabAdapter
+from adapters import (
+    BatchRequest, ExperimentRequest, JobStatus, LabAdapter, LabRejected, RejectedResult,
+)
+from loop.campaign.asktell import AskTell
 from loop.campaign.ingest import Verdict, judge
 from loop.campaign.objective import (
     allowed_candidates, hit_threshold, pareto_front, robust_scale, scalarised_target, to_target,
@@ -45,8 +48,12 @@ StepRunner = Callable[[str, Callable[[int], Any], int], Any]
 _TERMINAL_JOB = (JobStatus.DONE, JobStatus.FAILED, JobStatus.CANCELLED)
 
 
-class Campaign:
-    """One question asked of one lab, persisted in a store."""
+class Campaign(AskTell):
+    """One question asked of one lab, persisted in a store.
+
+    Run it round by round (`run`, `run_round`), or drive it from Python
+    (`ask`, `tell`, `add_measurements`: see `loop.campaign.asktell`).
+    """
 
     def __init__(self, spec: CampaignSpec, store: Store, *, state_dir: Path,
                  base_dir: Path | None = None, compute: str = "ray",
@@ -173,8 +180,11 @@ class Campaign:
         self.hook("fit", r, summary)
         return summary
 
-    def propose(self, r: int) -> list[Experiment]:
-        """Propose round `r`'s batch and store it (a stored proposal is returned as is)."""
+    def propose(self, r: int, q: int | None = None) -> list[Experiment]:
+        """Propose round `r`'s batch of `q` (default: the budget's batch size) and store it.
+
+        A proposal already stored is returned as it is.
+        """
         have = self.store.experiments(self.name, round=r)
         if have:
             return have
@@ -183,7 +193,7 @@ class Campaign:
                 if cid not in asked and self._allowed[i]]
         if not free:
             return []
-        q = min(self.spec.budget.batch_size, len(free))
+        q = min(q or self.spec.budget.batch_size, len(free))
         pending = [self._index[e.candidate_id]
                    for e in self.store.experiments(self.name, states=PENDING_STATES)]
         n_train = len({m.candidate_id for m in self.store.measurements(self.name)})
@@ -240,7 +250,13 @@ class Campaign:
             ExperimentRequest(experiment_id=e.id, candidate_id=e.candidate_id,
                               parameters=self.design.params(self._index[e.candidate_id]))
             for e in todo])
-        receipt = self.lab.submit(batch)
+        try:
+            receipt = self.lab.submit(batch)
+        except LabRejected as exc:  # the lab refuses this batch: sending it again won't help
+            self.store.set_state([e.id for e in todo], S.CANCELLED,
+                                 note=f"the lab refused the batch: {exc}")
+            self.hook("dispatch", r, {"job_id": None, "n": 0})
+            return None
         self.store.set_state([e.id for e in todo], S.DISPATCHED, job_id=receipt.job_id)
         self.hook("dispatch", r, {"job_id": receipt.job_id, "n": len(todo)})
         return receipt.job_id
@@ -258,7 +274,13 @@ class Campaign:
         deadline = time.monotonic() + self.spec.lab.timeout_s
         for job in jobs:
             while True:
-                progress = self.lab.poll(job)
+                try:
+                    progress = self.lab.poll(job)
+                except LabRejected as exc:
+                    if exc.status != 404:
+                        raise
+                    self._close_unanswered(job, JobStatus.FAILED, "the lab does not know job")
+                    break
                 n_new += self.ingest(self.lab.collect(job))
                 self.hook("collect", r, {"job_id": job, "n_done": progress.n_done,
                                          "n_total": progress.n_total})
@@ -266,30 +288,36 @@ class Campaign:
                     n_new += self.ingest(self.lab.collect(job))
                     self._close_unanswered(job, progress.status)
                     break
-                if time.monotonic() > deadline:
+                if time.monotonic() >= deadline:
                     break
                 sleep(self.spec.lab.poll_interval_s)
         return n_new
 
-    def _close_unanswered(self, job: str, status: JobStatus) -> None:
+    def _close_unanswered(self, job: str, status: JobStatus, why: str | None = None) -> None:
         left = [e.id for e in self.store.experiments(self.name, states=PENDING_STATES)
                 if e.job_id == job]
         if left:
+            note = (f"{why} '{job}'" if why else
+                    f"the lab reported job '{job}' {status} without a result")
             self.store.set_state(left, S.CANCELLED if status == JobStatus.CANCELLED else S.FAILED,
-                                 note=f"the lab reported job '{job}' {status} without a result")
+                                 note=note)
 
     def ingest(self, results: list[Any]) -> int:
-        """Store a delivery of results one by one; quarantine what cannot be used.
+        """Store a delivery of results one by one; return the number of new measurements."""
+        return sum(outcome == "stored" for _, outcome, _ in self.ingest_each(results))
 
-        Returns the number of new measurements. Each result is judged on its
-        own (`loop.campaign.ingest.judge`), so one bad result never costs the
-        good ones beside it.
+    def ingest_each(self, results: list[Any]) -> list[tuple[str | None, str, str | None]]:
+        """Judge and apply each result on its own; return (experiment id, outcome, reason) each.
+
+        Outcomes: `stored`, `duplicate`, `failed` (the lab says so) or `rejected`
+        (quarantined with the reason). One bad result never costs the good
+        ones beside it (`loop.campaign.ingest.judge`).
         """
-        n_new = 0
+        outcomes = []
         for raw in results:
-            reason = getattr(raw, "reason", None)
-            if reason is not None and hasattr(raw, "payload"):  # the adapter could not parse it
-                self.store.quarantine(self.name, raw.payload, reason)
+            if isinstance(raw, RejectedResult):  # the adapter could not read it
+                self.store.quarantine(self.name, raw.payload, raw.reason)
+                outcomes.append((None, "rejected", raw.reason))
                 continue
             payload = raw.model_dump(mode="json") if hasattr(raw, "model_dump") else raw
             exp_id = payload.get("experiment_id") if isinstance(payload, dict) else None
@@ -300,19 +328,24 @@ class Campaign:
                 if isinstance(replicate, int) and not isinstance(replicate, bool):
                     stored = self.store.measurement_value(exp.id, replicate)
             decision = judge(raw, exp, self.name, stored)
+            outcome = "duplicate"
             if decision.verdict == Verdict.ACCEPT:
                 result = decision.result
-                if self.store.record_measurement(exp.id, result.replicate, result.value):
-                    n_new += 1
+                stored_now = self.store.record_measurement(exp.id, result.replicate, result.value)
+                outcome = "stored" if stored_now else "duplicate"
                 if exp.state != S.DONE:
                     self.store.set_state([exp.id], S.DONE)
             elif decision.verdict == Verdict.FAILED:
                 self.store.set_state([exp.id], S.FAILED, note=decision.reason)
+                outcome = "failed"
             elif decision.verdict == Verdict.REJECT:
                 self.store.quarantine(self.name, payload, decision.reason)
+                outcome = "rejected"
                 if decision.close:
                     self.store.set_state([exp.id], S.FAILED, note=decision.reason)
-        return n_new
+            outcomes.append((exp_id if isinstance(exp_id, str) else None, outcome,
+                             decision.reason))
+        return outcomes
 
     def open_experiments(self, r: int) -> list[Experiment]:
         """Return round `r`'s experiments that are not yet done, failed or cancelled."""

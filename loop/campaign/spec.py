@@ -226,23 +226,45 @@ REACTION_STRATEGY = {"name": "ucb", "options": {"beta": 4.0}}
 class LabSpec(_Spec):
     """The lab adapter and its settings.
 
-    For `simulated`, `table` names the published measurements the lab answers
-    from (`id_column`, `value_column`); other settings (noise_sd, latency_s,
-    failure_rate, ...) pass to the adapter. For `http`, settings are base_url etc.
+    `kind` is a registered adapter kind (`simulated`, `http`, `manual`, or one a
+    lab's package adds through the `loopwell.adapters` entry points), and
+    `settings` are validated by that kind's own settings model. For
+    `simulated`, `table` names the published measurements the lab answers from
+    (`id_column`, `value_column`). `manual` is for results that come back
+    through `Campaign.tell` or the service (a run never waits for them).
+    `timeout_s` is how long one run waits for the lab before it returns
+    (the round stays open and a later run collects).
     """
 
-    kind: Literal["simulated", "http"] = "simulated"
+    kind: str = "simulated"
     table: str | None = None
     id_column: str = "Gene"
     value_column: str = "Score"
     settings: dict[str, Any] = Field(default_factory=dict)
     poll_interval_s: float = Field(1.0, gt=0)
-    timeout_s: float = Field(3600.0, gt=0)
+    timeout_s: float = Field(3600.0, ge=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _manual_never_waits(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("kind") == "manual" and "timeout_s" not in data:
+            data = {**data, "timeout_s": 0.0}
+        return data
 
     @model_validator(mode="after")
-    def _simulated_needs_table(self) -> "LabSpec":
+    def _settings_fit_the_kind(self) -> "LabSpec":
+        from adapters import adapter_kinds, validate_settings
+
         if self.kind == "simulated" and not self.table:
             raise ValueError("a simulated lab needs 'table', the measurements it answers from")
+        try:
+            validate_settings(self.kind, self.settings)
+        except ValueError as exc:
+            text = str(exc)
+            if text.startswith("unknown lab adapter"):
+                raise ValueError(f"unknown lab kind '{self.kind}'; known: "
+                                 f"{', '.join(adapter_kinds())}") from None
+            raise ValueError(" ".join(text.split())) from None
         return self
 
 

@@ -46,11 +46,16 @@ def _mask(text: str) -> str:
 def explain(exc: BaseException) -> tuple[ExitCode, str]:
     """Return the exit code and the one line to print for an exception."""
     from adapters import LabError
+    from loop.campaign.spec import SpecError
     from loop.campaign.store.base import CampaignBusy, StoreError
 
     if isinstance(exc, KeyboardInterrupt):
         return ExitCode.INTERRUPTED, ("interrupted; nothing measured is lost: run the same "
                                       "command again to resume")
+    if isinstance(exc, SpecError):  # a line per bad field, at most a few
+        lines = str(exc).strip().splitlines()
+        more = [f"  ... and {len(lines) - 9} more"] if len(lines) > 9 else []
+        return ExitCode.BAD_INPUT, "\n".join(lines[:9] + more)
     if isinstance(exc, UserError):
         return exc.code, _mask(_first_line(exc))
     if isinstance(exc, CampaignBusy):

@@ -46,7 +46,7 @@ def _plugins(monkeypatch, *points: tuple[str, str]) -> list[str]:
 
 def test_known_kinds(scratch_registry, monkeypatch):
     _plugins(monkeypatch)
-    assert adapter_kinds() == ["http", "simulated"]
+    assert adapter_kinds() == ["http", "manual", "simulated"]
 
 
 def test_settings_models_by_kind():
@@ -84,7 +84,7 @@ def test_make_an_http_lab_without_touching_the_network():
 
 def test_an_unknown_kind_lists_the_known_ones(scratch_registry, monkeypatch):
     asked = _plugins(monkeypatch)
-    message = r"unknown lab adapter kind .sila.; known kinds: http, simulated$"
+    message = r"unknown lab adapter kind .sila.; known kinds: http, manual, simulated$"
     with pytest.raises(ValueError, match=message):
         make_adapter("sila")
     with pytest.raises(ValueError, match=message):
@@ -148,7 +148,7 @@ def test_a_plug_in_registers_itself_on_first_use(scratch_registry, monkeypatch, 
     job = lab.submit(make_batch(["anything"])).job_id
     assert lab.collect(job)[0].value == 7.0
     assert adapter_settings_model("echo").__name__ == "EchoSettings"
-    assert adapter_kinds() == ["echo", "http", "simulated"] and asked == ["loopwell.adapters"]
+    assert adapter_kinds() == ["echo", "http", "manual", "simulated"] and asked == ["loopwell.adapters"]
 
 
 def test_a_plug_in_module_registers_on_import(scratch_registry, monkeypatch, tmp_path):
@@ -172,3 +172,17 @@ def test_a_broken_plug_in_is_named_in_one_line(scratch_registry, monkeypatch):
     with pytest.raises(ValueError, match="unknown lab adapter kind 'x'; known kinds: echo, "
                                          "http, simulated; lab adapter plug-in 'sila'"):
         make_adapter("x")
+
+
+def test_the_manual_lab_hands_out_and_collects_nothing():
+    from adapters import BatchRequest, ExperimentRequest, JobStatus, ManualLab
+
+    lab = make_adapter("manual")
+    assert isinstance(lab, ManualLab)
+    receipt = lab.submit(BatchRequest(campaign="c", round=2, experiments=[
+        ExperimentRequest(experiment_id="e", candidate_id="KO:A")]))
+    assert (receipt.job_id, receipt.n_accepted) == ("manual-c-r2", 1)
+    assert lab.poll(receipt.job_id).status == JobStatus.RUNNING
+    assert lab.collect(receipt.job_id) == []
+    with pytest.raises(ValueError, match="Extra inputs"):
+        make_adapter("manual", base_url="http://lab")
