@@ -170,7 +170,7 @@ def test_a_broken_plug_in_is_named_in_one_line(scratch_registry, monkeypatch):
                               "failed to load: ModuleNotFoundError")
     assert isinstance(make_adapter("echo"), SimulatedLab)  # the others still load
     with pytest.raises(ValueError, match="unknown lab adapter kind 'x'; known kinds: echo, "
-                                         "http, simulated; lab adapter plug-in 'sila'"):
+                                         "http, manual, simulated; lab adapter plug-in 'sila'"):
         make_adapter("x")
 
 
