@@ -404,6 +404,10 @@ class Campaign(AskTell):
     def run(self, call: StepRunner | None = None) -> CampaignStatus:
         """Run every round that can run now; return the campaign's status afterwards."""
         call = call or _direct
+        record = self.store.campaign(self.name)
+        if record is not None and record.status in (CampaignStatus.PAUSED,
+                                                    CampaignStatus.CANCELLED):
+            return CampaignStatus(record.status)  # a person stopped it; they resume it
         with writer_lock(self.store, self.name) as renew:
             def step(name: str, fn: Callable[[int], Any], r: int) -> Any:
                 renew()

@@ -42,6 +42,8 @@ class CampaignStatus(StrEnum):
     RUNNING = "running"
     AWAITING_APPROVAL = "awaiting-approval"
     WAITING_FOR_LAB = "waiting-for-lab"
+    PAUSED = "paused"          # set by a person: nothing is proposed or dispatched
+    CANCELLED = "cancelled"    # set by a person: over, results still accepted
     DONE = "done"
 
 
