@@ -5,7 +5,7 @@ are built by name (`make_strategy("ucb", beta=4.0)`); every proposal can be
 explained (`explain(model, candidates, indices)`).
 """
 
-from agents.base import Strategy, StrategyBase, StrategyError, validate_request
+from agents.base import Strategy, StrategyBase, StrategyError, as_instrument, validate_request
 from agents.explain import explain
 from agents.greedy import EIStrategy, GreedyStrategy, UCBStrategy, UncertaintyStrategy
 from agents.random import RandomStrategy
@@ -22,6 +22,7 @@ __all__ = [
     "ThompsonStrategy",
     "UCBStrategy",
     "UncertaintyStrategy",
+    "as_instrument",
     "explain",
     "make_strategy",
     "register_strategy",

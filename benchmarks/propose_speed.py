@@ -26,6 +26,7 @@ from botorch.sampling.pathwise import draw_matheron_paths
 from gpytorch.mlls import ExactMarginalLogLikelihood
 
 from agents import make_strategy, strategy_names
+from instruments import ModelInstrument
 
 N_POOL, N_FEATURES, N_TRAIN, Q, N_PENDING = 18_418, 64, 640, 128, 128
 
@@ -53,33 +54,24 @@ class PathwiseGP(SingleTaskGP):
             return paths.output_transform(torch.cat(chunks, -1))
 
 
-class TimedModel(Model):
-    """Forward `posterior` and `sample_pool` to a model, adding up their seconds."""
+class TimedModel(ModelInstrument):
+    """The GP as an instrument, adding up the seconds spent in its posterior and samples."""
 
-    def __init__(self, model: Model) -> None:
-        super().__init__()
-        self.inner = model
+    def __init__(self, model: PathwiseGP) -> None:
+        super().__init__(model, noise_variance=model.noise_variance)
         self.seconds = 0.0
 
-    @property
-    def num_outputs(self) -> int:
-        return 1
-
-    @property
-    def noise_variance(self) -> float:
-        return self.inner.noise_variance
-
-    def posterior(self, X, **kwargs):
+    def _posterior(self, X, observation_noise):
         start = time.perf_counter()
         try:
-            return self.inner.posterior(X, **kwargs)
+            return super()._posterior(X, observation_noise)
         finally:
             self.seconds += time.perf_counter() - start
 
     def sample_pool(self, X, n_samples, seed=0):
         start = time.perf_counter()
         try:
-            return self.inner.sample_pool(X, n_samples, seed=seed)
+            return self.model.sample_pool(X, n_samples, seed=seed)
         finally:
             self.seconds += time.perf_counter() - start
 

@@ -2,7 +2,7 @@
 
 from instruments.actor import InstrumentHost, remote_host
 from instruments.additive import AdditiveGP
-from instruments.base import Instrument, InstrumentBase, InstrumentError
+from instruments.base import InstrumentBase, InstrumentError, ModelInstrument
 from instruments.calibration import gaussian_nll, interval_coverage, predict_mean_sd
 from instruments.ensemble import DeepEnsemble
 from instruments.gp import GPInstrument
@@ -14,10 +14,10 @@ __all__ = [
     "BlockLinearGP",
     "DeepEnsemble",
     "GPInstrument",
-    "Instrument",
     "InstrumentBase",
     "InstrumentError",
     "InstrumentHost",
+    "ModelInstrument",
     "gaussian_nll",
     "interval_coverage",
     "make_instrument",

@@ -97,10 +97,6 @@ class AdditiveGP(InstrumentBase):
         self._cache: dict[str, Tensor] | None = None
 
     @property
-    def batch_shape(self) -> torch.Size:
-        return torch.Size()
-
-    @property
     def is_fitted(self) -> bool:
         return self.train_X is not None and self.theta.numel() == self._n_params()
 
@@ -225,8 +221,6 @@ class AdditiveGP(InstrumentBase):
         """Compute (once per `theta`) the Cholesky factor and weights the predictions use."""
         if self._cache is not None and torch.equal(self._cache["theta"], self.theta):
             return self._cache
-        if not self.is_fitted:
-            raise InstrumentError("the additive GP is not fitted yet; call fit first")
         scales, lengths, noise, mean = self._unpack(self.theta)
         X, yn = self.train_X, self._standardised()
         n = X.shape[0]
@@ -253,21 +247,13 @@ class AdditiveGP(InstrumentBase):
         return out
 
     # -- prediction ----------------------------------------------------------------
-    def _check(self, X: Tensor) -> None:
-        if not self.is_fitted:
-            raise InstrumentError("the additive GP is not fitted yet; call fit first")
-        if X.shape[-1] != self.train_X.shape[-1]:
-            raise InstrumentError(f"expected {self.train_X.shape[-1]} features, got {X.shape[-1]}")
-
     def _parts(self):
         cache = self._prepare()
         scales, lengths, noise, mean = self._unpack(self.theta)
         return cache, scales, lengths, mean
 
-    def posterior(self, X: Tensor, output_indices=None, observation_noise=False,
-                  posterior_transform=None, **kwargs) -> GPyTorchPosterior:
+    def _posterior(self, X: Tensor, observation_noise: bool | Tensor) -> GPyTorchPosterior:
         """Return the joint posterior over `(b) x q x d` points, in target units."""
-        self._check(X)
         cache, scales, lengths, mean0 = self._parts()
         X = X.double()
         Kxz = self._kernel(X, self.train_X, scales, lengths)  # (b) x q x n
@@ -282,13 +268,11 @@ class AdditiveGP(InstrumentBase):
         if observation_noise is True:
             covar = covar + eye * self.noise_variance
         mean = mean * sd + self.y_stats[0]
-        posterior = GPyTorchPosterior(MultivariateNormal(mean, covar))
-        if posterior_transform is not None:
-            return posterior_transform(posterior)
-        return posterior
+        return GPyTorchPosterior(MultivariateNormal(mean, covar))
 
-    def predict_moments(self, X: Tensor) -> tuple[Tensor, Tensor]:
-        """Return the latent mean and variance over an `n x d` pool, in chunks."""
+    def predict_moments(self, X: Tensor, observation_noise: bool = False
+                        ) -> tuple[Tensor, Tensor]:
+        """Return the mean and variance over an `n x d` pool, in chunks, without a covariance."""
         self._check(X)
         cache, scales, lengths, mean0 = self._parts()
         sd = float(self.y_stats[1])
@@ -300,7 +284,10 @@ class AdditiveGP(InstrumentBase):
             means.append(mean0 + (Kxz @ cache["alpha"]).squeeze(-1))
             variances.append((prior - (V * V).sum(0)).clamp_min(1e-12))
         mean = torch.cat(means) * sd + self.y_stats[0]
-        return mean.detach(), (torch.cat(variances) * sd**2 * self.calibration_scale).detach()
+        variance = torch.cat(variances) * sd**2 * self.calibration_scale
+        if observation_noise:
+            variance = variance + self.noise_variance
+        return mean.detach(), variance.detach()
 
     def cross_covariance(self, X: Tensor, x: Tensor) -> Tensor:
         """Return the posterior covariance between each of `m x d` points `X` and `1 x d` `x`."""
