@@ -9,7 +9,7 @@ from agents.base import Strategy, StrategyBase, StrategyError, as_instrument, va
 from agents.explain import explain
 from agents.greedy import EIStrategy, GreedyStrategy, UCBStrategy, UncertaintyStrategy
 from agents.random import RandomStrategy
-from agents.registry import make_strategy, register_strategy, strategy_names
+from agents.registry import make_strategy, register_strategy, strategy_class, strategy_names
 from agents.thompson import ThompsonStrategy
 
 __all__ = [
@@ -26,6 +26,7 @@ __all__ = [
     "explain",
     "make_strategy",
     "register_strategy",
+    "strategy_class",
     "strategy_names",
     "validate_request",
 ]

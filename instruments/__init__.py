@@ -7,7 +7,12 @@ from instruments.calibration import gaussian_nll, interval_coverage, predict_mea
 from instruments.ensemble import DeepEnsemble
 from instruments.gp import GPInstrument
 from instruments.linear import BlockLinearGP
-from instruments.registry import make_instrument
+from instruments.registry import (
+    instrument_class,
+    instrument_names,
+    make_instrument,
+    register_instrument,
+)
 
 __all__ = [
     "AdditiveGP",
@@ -19,8 +24,11 @@ __all__ = [
     "InstrumentHost",
     "ModelInstrument",
     "gaussian_nll",
+    "instrument_class",
+    "instrument_names",
     "interval_coverage",
     "make_instrument",
     "predict_mean_sd",
+    "register_instrument",
     "remote_host",
 ]
