@@ -110,14 +110,14 @@ def main() -> None:
     print(f"pool {N_POOL} x {N_FEATURES}, GP fitted on {N_TRAIN} points in "
           f"{time.perf_counter() - start:.1f} s; q={Q}, {N_PENDING} pending")
     print(f"{'strategy':<22}{'total s':>9}{'model s':>9}{'agent s':>9}")
-    runs = [(name, {}) for name in strategy_names()]
+    runs = [(name, {"column": 0} if name == "flagged" else {}) for name in strategy_names()]
     runs += [("ucb", {"n_samples": 128})]
     for name, options in runs:
         timed = TimedModel(model)
         strategy = make_strategy(name, **options)
         indices = strategy.propose(timed, candidates, Q, pending, seed=0)
         assert indices.unique().numel() == Q
-        label = name + "".join(f" S={v}" for v in options.values())
+        label = name + "".join(f" {k}={v}" for k, v in options.items())
         total = strategy.last_seconds
         print(f"{label:<22}{total:>9.2f}{timed.seconds:>9.2f}{total - timed.seconds:>9.2f}")
     seconds = time_reference(model, candidates)

@@ -2,7 +2,7 @@ import pytest
 
 from agents import registry
 from agents import (
-    RandomStrategy,
+    FlaggedStrategy,
     StrategyBase,
     UCBStrategy,
     make_strategy,
@@ -13,8 +13,8 @@ from agents import (
 
 
 def test_builtin_strategies_are_registered():
-    assert strategy_names() == ["ei", "random", "thompson", "ucb", "uncertainty"]
-    assert strategy_class("random") is RandomStrategy
+    assert strategy_names() == ["ei", "flagged", "random", "thompson", "ucb", "uncertainty"]
+    assert strategy_class("flagged") is FlaggedStrategy
 
 
 def test_make_strategy_passes_options():
@@ -24,7 +24,7 @@ def test_make_strategy_passes_options():
 
 
 def test_unknown_name_lists_the_known_ones():
-    with pytest.raises(ValueError, match="unknown strategy 'qei'; known: ei, random, thompson"):
+    with pytest.raises(ValueError, match="unknown strategy 'qei'; known: ei, flagged, random"):
         make_strategy("qei")
 
 
@@ -53,6 +53,9 @@ def test_missing_option_is_named(monkeypatch):
     with pytest.raises(ValueError, match="strategy 'needs-k' needs option 'k'; it accepts: k"):
         make_strategy("needs-k")
     assert make_strategy("needs-k", k=3).k == 3
+    with pytest.raises(ValueError, match="strategy 'flagged' needs option 'column'; "
+                                         "it accepts: column"):
+        make_strategy("flagged")
 
 
 def test_duplicate_names_are_refused():
