@@ -149,19 +149,15 @@ class AdditiveGP(InstrumentBase):
         return torch.cat(parts).double()
 
     # -- kernel ------------------------------------------------------------------
-    def _block_kernels(self, A: Tensor, B: Tensor, lengths: list[Tensor]):
-        """Yield each component's unit-scale RBF kernel between `A` and `B`, one at a time."""
-        for cols, ell in zip(self._components(), lengths):
-            a, b = A[..., cols] / ell, B[..., cols] / ell
-            sq = (a * a).sum(-1)[..., :, None] + (b * b).sum(-1)[..., None, :] \
-                - 2.0 * a @ b.transpose(-1, -2)
-            yield torch.exp(-0.5 * sq.clamp_min(0.0))
-
     def _kernel(self, A: Tensor, B: Tensor, scales: list[Tensor],
                 lengths: list[Tensor]) -> Tensor:
         """Return `k(A, B)`, `(...) x m x k` for `(...) x m x d` and `(...) x k x d`."""
         K = None
-        for s, k in zip(scales, self._block_kernels(A, B, lengths)):
+        for cols, s, ell in zip(self._components(), scales, lengths):
+            a, b = A[..., cols] / ell, B[..., cols] / ell
+            sq = (a * a).sum(-1)[..., :, None] + (b * b).sum(-1)[..., None, :] \
+                - 2.0 * a @ b.transpose(-1, -2)
+            k = torch.exp(-0.5 * sq.clamp_min(0.0))
             K = s * k if K is None else K + s * k
         return K
 
