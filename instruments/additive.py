@@ -1,3 +1,4 @@
+# One concept past 300 lines: fitting, prediction and sampling share one cached Cholesky.
 """A GP whose kernel is a sum of ARD RBF kernels, one per block of features.
 
     k(x, x') = sum_b s_b exp(-|(x_b - x'_b) / l_b|^2 / 2)  [+ s_all RBF(x, x')]
