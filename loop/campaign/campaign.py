@@ -175,8 +175,9 @@ class Campaign(AskTell):
 
         t0 = time.perf_counter()
         figures = self.host.fit(torch.from_numpy(X).double(), torch.from_numpy(Y).double()[:, None])
-        summary = self.store.update_round(self.name, r, **summary_fields(figures),
-                                          fit_s=time.perf_counter() - t0, n_train=len(Y))
+        figures = {**summary_fields(figures), "fit_s": time.perf_counter() - t0,
+                   "n_train": len(Y)}
+        summary = self.store.update_round(self.name, r, **figures)
         self.hook("fit", r, summary)
         return summary
 
