@@ -186,3 +186,15 @@ def test_a_job_done_without_some_results_closes_them_as_failed(make_spec, tmp_pa
     (failed,) = campaign.store.experiments(spec.name, states=["failed"])
     assert "without a result" in failed.note
     assert campaign.store.rounds(spec.name)[0].n_failed == 1
+
+
+@pytest.mark.slow
+def test_a_waiting_campaign_shows_as_waiting_in_prefect(make_spec, tmp_path, prefect_harness):
+    from loop.run.flows import flow_runs
+
+    spec = make_spec(name="scharenberg-waits", budget={"rounds": 1, "batch_size": 4},
+                     lab={"settings": {"latency_s": 30.0}, "timeout_s": 0.05})
+    campaign = _campaign(spec, tmp_path)
+    assert run_campaign(campaign) == "waiting-for-lab"
+    (run, *_) = flow_runs(spec.name)
+    assert run["state"] == "Waiting"
