@@ -24,7 +24,7 @@ from loop.service.worker import Worker
 log = logging.getLogger("loopwell.service")
 #: every route may answer these; each names its own successes
 ERRORS = {code: {"model": ErrorBody, "description": text} for code, text in [
-    (401, "no token, or an unknown or revoked one"), (403, "the token's role may not do this"),
+    (400, "the body cannot be parsed"), (401, "no token, or an unknown or revoked one"), (403, "the token's role may not do this"),
     (404, "no such campaign or experiment"), (409, "the campaign's state forbids it now"),
     (413, "the body is too large"), (422, "the request is malformed; `detail` says why")]}
 #: campaigns a (re)started service runs at once: interrupted, or waiting for a lab it polls
