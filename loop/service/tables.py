@@ -86,7 +86,8 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def _aware(value: datetime | None) -> datetime | None:
+def utc(value: datetime | None) -> datetime | None:
+    """SQLite hands datetimes back naive; they were written in UTC."""
     if value is not None and value.tzinfo is None:
         return value.replace(tzinfo=timezone.utc)
     return value
@@ -103,7 +104,7 @@ def create_tables(engine: Engine) -> None:
 def _token(row: Any) -> Token:
     return Token(id=row.id, name=row.name, role=Role(row.role),
                  campaigns=tuple(json.loads(row.campaigns)) if row.campaigns else None,
-                 created_at=_aware(row.created_at), revoked_at=_aware(row.revoked_at))
+                 created_at=utc(row.created_at), revoked_at=utc(row.revoked_at))
 
 
 # -- tokens ----------------------------------------------------------------------------
@@ -155,7 +156,7 @@ def audit_trail(engine: Engine, campaign: str) -> list[AuditEntry]:
         rows = conn.execute(select(audit).where(audit.c.campaign == campaign)
                             .order_by(audit.c.id)).all()
     return [AuditEntry(id=r.id, campaign=r.campaign, who=r.who, action=r.action,
-                       details=json.loads(r.details), at=_aware(r.at)) for r in rows]
+                       details=json.loads(r.details), at=utc(r.at)) for r in rows]
 
 
 # -- per-campaign service settings -------------------------------------------------------

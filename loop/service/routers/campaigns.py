@@ -17,7 +17,7 @@ from loop.service.dependencies import (
     Operator, Reader, Service, ServiceDep, holding_lock, known_campaign,
 )
 from loop.service.schemas import AuditOut, CampaignBrief, CampaignDetail, RoundOut
-from loop.service.views import brief, detail, rounds
+from loop.service.views import briefs, detail, rounds
 
 router = APIRouter(prefix="/campaigns", tags=["campaigns"])
 log = logging.getLogger("loopwell.service")
@@ -99,9 +99,7 @@ async def create_campaign(request: Request, response: Response, service: Service
 @router.get("", response_model=list[CampaignBrief])
 def list_campaigns(service: ServiceDep, token: Reader) -> list[CampaignBrief]:
     """List every campaign of the store, oldest first."""
-    store = service.store
-    return [brief(service, rec) for name in store.campaign_names()
-            if (rec := store.campaign(name)) is not None]
+    return briefs(service)
 
 
 @router.get("/{name}", response_model=CampaignDetail)
