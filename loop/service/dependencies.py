@@ -87,6 +87,20 @@ def known_campaign(service: Service, token: Token, name: str) -> CampaignRecord:
     return record
 
 
+def built(service: Service, name: str):
+    """Return the built campaign; 409 naming the reason when its spec cannot be loaded here.
+
+    (A campaign `loopwell run` made from a file with relative paths loads only
+    when the service runs in that file's folder.)
+    """
+    try:
+        return service.cache.get(name)
+    except Exception as exc:  # noqa: BLE001 - the reason goes back to the caller
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise HTTPException(409, f"campaign '{name}' cannot be loaded by the service: "
+                            f"{text}") from None
+
+
 class holding_lock:
     """Hold the campaign's writer lock, waiting a while for a run in progress (else 409)."""
 

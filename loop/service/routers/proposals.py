@@ -9,7 +9,7 @@ from loop.campaign.records import Experiment
 from loop.campaign.states import ExperimentState
 from loop.service import tables
 from loop.service.dependencies import (
-    LabOrReader, Operator, Service, ServiceDep, holding_lock, known_campaign,
+    LabOrReader, Operator, Service, ServiceDep, built, holding_lock, known_campaign,
 )
 from loop.service.schemas import (
     ApproveIn, ApproveOut, EditIn, EditOut, Proposal, RejectIn,
@@ -46,7 +46,12 @@ def list_proposals(name: str, service: ServiceDep, token: LabOrReader,
     known_campaign(service, token, name)
     items = [e for e in service.store.experiments(name, round=round, states=state or None)
              if e.round >= 0]
-    campaign = service.cache.get(name) if items else None
+    campaign = None
+    if items:
+        try:  # the candidates' parameters, when the campaign loads here
+            campaign = service.cache.get(name)
+        except Exception:  # noqa: BLE001 - the experiments are worth showing without them
+            campaign = None
     return [proposal(e, campaign) for e in items]
 
 
@@ -112,7 +117,7 @@ def edit(name: str, experiment_id: str, body: EditIn, service: ServiceDep,
     The old experiment is cancelled; a new one of the same round is proposed.
     """
     known_campaign(service, token, name)
-    campaign = service.cache.get(name)
+    campaign = built(service, name)
     index = campaign.design.index()
     row = index.get(body.candidate_id)
     if row is None:

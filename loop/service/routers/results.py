@@ -11,7 +11,9 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from loop.service import tables
-from loop.service.dependencies import LabOrOperator, Service, ServiceDep, known_campaign
+from loop.service.dependencies import (
+    LabOrOperator, Service, ServiceDep, built, known_campaign,
+)
 from loop.service.schemas import IngestReport, ItemOutcome, ResultIn
 
 router = APIRouter(prefix="/campaigns/{name}/results", tags=["results"])
@@ -25,7 +27,7 @@ RESULTS_BODY = {
 
 
 def _ingest(service: Service, name: str, items: list[Any], who: str) -> IngestReport:
-    campaign = service.cache.get(name)
+    campaign = built(service, name)
     outcomes = campaign.ingest_each(items)
     n = Counter(outcome for _, outcome, _ in outcomes)
     if n["stored"] or n["failed"]:
