@@ -27,7 +27,7 @@ ERRORS = {code: {"model": ErrorBody, "description": text} for code, text in [
     (400, "the body cannot be parsed"), (401, "no token, or an unknown or revoked one"), (403, "the token's role may not do this"),
     (404, "no such campaign or experiment"), (409, "the campaign's state forbids it now"),
     (413, "the body is too large"), (422, "the request is malformed; `detail` says why")]}
-#: campaigns a (re)started service runs at once: interrupted, or waiting for a lab it polls
+#: campaigns a (re)started service runs at once: new, or interrupted during a run
 _RESUME = (CampaignStatus.CREATED, CampaignStatus.RUNNING)
 WEBHOOK_SECRET_VARIABLE = "LOOPWELL_WEBHOOK_SECRET"
 
@@ -35,7 +35,7 @@ WEBHOOK_SECRET_VARIABLE = "LOOPWELL_WEBHOOK_SECRET"
 def create_app(store: SqlStore | str | None = None, state_dir: Path | str | None = None, *,
                webhook_url: str | None = None, webhook_secret: str | None = None,
                start_worker: bool = True, max_body: int = 10 * 1024 * 1024,
-               lock_wait_s: float = 10.0) -> FastAPI:
+               lock_wait_s: float = 10.0, poll_s: float = 30.0) -> FastAPI:
     """Build the service over a store (a `SqlStore`, a URL, or None for the default).
 
     Args:
@@ -47,6 +47,7 @@ def create_app(store: SqlStore | str | None = None, state_dir: Path | str | None
         start_worker: start the worker thread in the lifespan (tests may drive it).
         max_body: the largest request body, in bytes (larger: 413).
         lock_wait_s: how long a change waits for a run holding the campaign (then 409).
+        poll_s: how often campaigns waiting for a lab that is not `manual` are run again.
     """
     from loop.run.settings import default_store_url
     from loop.run.settings import state_dir as default_state_dir
@@ -58,7 +59,8 @@ def create_app(store: SqlStore | str | None = None, state_dir: Path | str | None
     cache = CampaignCache(store, folder)
     secret = webhook_secret if webhook_secret is not None else \
         os.environ.get(WEBHOOK_SECRET_VARIABLE)
-    worker = Worker(cache, lambda name: webhook_of(store.engine, name) or webhook_url, secret)
+    worker = Worker(cache, lambda name: webhook_of(store.engine, name) or webhook_url, secret,
+                    poll_s=poll_s)
     service = Service(store=store, state_dir=folder, cache=cache, worker=worker,
                       webhook_url=webhook_url, max_body=max_body, lock_wait_s=lock_wait_s)
 

@@ -13,7 +13,10 @@ class CampaignCache:
     """`Campaign` objects of one store, built on first use and then kept.
 
     Built with `compute="local"`: the service's worker fits instruments in
-    its own process. Two threads asking for the same campaign build it once.
+    its own process. A run in the service never waits for a lab (its
+    `lab.timeout_s` is taken as 0 here, the stored spec unchanged): it collects
+    what has arrived and returns, and the worker polls again later. Two
+    threads asking for the same campaign build it once.
     """
 
     def __init__(self, store: SqlStore, state_dir: Path, base_dir: Path | None = None) -> None:
@@ -40,8 +43,11 @@ class CampaignCache:
                     if record is None:
                         raise KeyError(name)
                     spec = parse_spec(record.spec, source=f"campaign '{name}' in the store")
-                self._built[name] = Campaign(spec, self.store, state_dir=self.state_dir,
-                                             base_dir=self.base_dir, compute="local")
+                campaign = Campaign(spec, self.store, state_dir=self.state_dir,
+                                    base_dir=self.base_dir, compute="local")
+                campaign.spec = spec.model_copy(update={
+                    "lab": spec.lab.model_copy(update={"timeout_s": 0.0})})
+                self._built[name] = campaign
             return self._built[name]
 
     def cached(self, name: str):

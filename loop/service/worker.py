@@ -7,7 +7,9 @@ as the campaign can go now (a batch proposed and awaiting approval, a batch
 dispatched and waiting for the lab, or done) and returns. A campaign that
 another process is running (`CampaignBusy`) is tried again a little later.
 When a run leaves a new batch waiting (for approval or for the lab), the
-campaign's webhook is told.
+campaign's webhook is told. Every `poll_s` the campaigns waiting for a lab
+that is not `manual` are queued, so that what such a lab has finished is
+collected without anyone asking (a run in the service never waits for a lab).
 """
 
 from __future__ import annotations
@@ -35,15 +37,19 @@ class Worker:
         webhook_of: campaign name -> the URL to tell when a batch is ready (or None).
         webhook_secret: the HMAC key of the webhook's signature (None: unsigned).
         retry_s: how long to wait before running a busy campaign again.
+        poll_s: how often campaigns waiting for a (non-manual) lab are run again.
     """
 
     def __init__(self, cache: Any, webhook_of: Callable[[str], str | None] = lambda n: None,
-                 webhook_secret: str | None = None, retry_s: float = 2.0) -> None:
+                 webhook_secret: str | None = None, retry_s: float = 2.0,
+                 poll_s: float = 30.0) -> None:
         self.cache = cache
         self.store = cache.store
         self.webhook_of = webhook_of
         self.webhook_secret = webhook_secret
         self.retry_s = retry_s
+        self.poll_s = poll_s
+        self._next_poll = time.monotonic() + poll_s
         self._queue: queue.Queue[str | None] = queue.Queue()
         self._queued: set[str] = set()
         self._running: str | None = None
@@ -104,7 +110,13 @@ class Worker:
     # -- the loop -----------------------------------------------------------------------
     def _loop(self) -> None:
         while not self._stopping.is_set():
-            name = self._queue.get()
+            if time.monotonic() >= self._next_poll:
+                self._next_poll = time.monotonic() + self.poll_s
+                self._poll_labs()
+            try:
+                name = self._queue.get(timeout=max(0.01, self._next_poll - time.monotonic()))
+            except queue.Empty:
+                continue
             if name is None:
                 break
             with self._lock:
@@ -115,6 +127,17 @@ class Worker:
             finally:
                 with self._lock:
                     self._running = None
+
+    def _poll_labs(self) -> None:
+        """Queue the campaigns waiting for a lab that answers by itself (not `manual`)."""
+        try:
+            for name in self.store.campaign_names():
+                record = self.store.campaign(name)
+                if record is not None and record.status == CampaignStatus.WAITING_FOR_LAB \
+                        and record.spec.get("lab", {}).get("kind") != "manual":
+                    self.enqueue(name)
+        except Exception:  # noqa: BLE001 - a store that hiccups is asked again next time
+            log.exception("polling campaigns waiting for their labs failed")
 
     def _advance(self, name: str) -> None:
         try:

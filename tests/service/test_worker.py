@@ -76,3 +76,27 @@ def test_token_commands_print_the_secret_once_and_store_its_hash(tmp_path, capsy
     assert run_cli(["status", "--server", "http://127.0.0.1:9"]) == 2  # no token
     assert run_cli(["status", "--server", "http://127.0.0.1:9", "--token", "t"]) == 2
     assert "cannot reach" in capsys.readouterr().err
+
+
+def test_a_lab_that_answers_by_itself_is_polled_not_waited_for(service_env, shared_data):
+    from fastapi.testclient import TestClient
+
+    from loop.service.app import create_app
+    from tests.loop.conftest import small_spec
+
+    store, state, secrets = service_env
+    spec = small_spec(shared_data, name="simulated", budget={
+        "rounds": 2, "batch_size": 8, "initial_strategy": "random"},
+        lab={"settings": {"latency_s": 0.5}, "timeout_s": 3600})
+    app = create_app(store, state, poll_s=0.2)
+    op = {"Authorization": f"Bearer {secrets['operator']}"}
+    with TestClient(app) as client:
+        r = client.post("/campaigns", json=spec.model_dump(mode="json"), headers=op)
+        assert r.status_code == 201, r.text
+        deadline = time.monotonic() + 180
+        while store.campaign("simulated").status != "done" and time.monotonic() < deadline:
+            assert not app.state.service.worker.errors, app.state.service.worker.errors
+            time.sleep(0.1)
+    assert store.campaign("simulated").status == "done"
+    assert store.count_measurements("simulated") == 16
+    assert store.campaign("simulated").spec["lab"]["timeout_s"] == 3600  # the spec kept
