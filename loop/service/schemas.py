@@ -124,13 +124,17 @@ class EditOut(_Body):
     new: Proposal
 
 
+#: replicates are numbered below this (a database integer holds them)
+MAX_REPLICATE = 2**31 - 1
+
+
 class ResultIn(BaseModel):
     """One result, as `adapters.MeasurementResult` (documentation of the results body)."""
 
     experiment_id: str
     candidate_id: str | None = None
     value: float | None = None
-    replicate: int = Field(0, ge=0)
+    replicate: int = Field(0, ge=0, le=MAX_REPLICATE)
     status: Literal["ok", "failed"] = "ok"
     error: str | None = None
 

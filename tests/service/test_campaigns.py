@@ -183,3 +183,19 @@ def test_lab_tokens_may_be_limited_to_campaigns(client, spec_json, service_env):
     r = client.get(f"/campaigns/{name}/proposals", headers={"Authorization": f"Bearer {other}"})
     assert r.status_code == 403
     assert client.get("/campaigns/nope/proposals", headers=client.as_("lab")).status_code == 404
+
+
+def test_numbers_too_large_for_the_database_are_refused_not_500(client, spec_json):
+    name = _created(client, spec_json)
+    op = client.as_("operator")
+    r = client.get(f"/campaigns/{name}/proposals", params={"round": 2**63}, headers=op)
+    assert r.status_code == 422
+    client.post(f"/campaigns/{name}/proposals/approve", headers=op)
+    assert client.service.worker.wait_idle(60)
+    eid = client.get(f"/campaigns/{name}/proposals", headers=op).json()[0]["experiment_id"]
+    r = client.post(f"/campaigns/{name}/results", headers=client.as_("lab"), json=[
+        {"experiment_id": eid, "value": 1.0, "replicate": 2**63},
+        {"experiment_id": eid, "value": 1.0}])
+    assert r.status_code == 422
+    assert [i["outcome"] for i in r.json()["items"]] == ["rejected", "stored"]
+    assert "replicate" in r.json()["items"][0]["reason"]

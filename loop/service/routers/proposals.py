@@ -19,6 +19,8 @@ from loop.service.views import proposal
 S = ExperimentState
 router = APIRouter(prefix="/campaigns/{name}/proposals", tags=["proposals"])
 _BEFORE_DISPATCH = (S.PROPOSED, S.APPROVED)
+#: rounds are numbered below the spec's largest budget (1,000)
+MAX_ROUND = 999
 
 
 def _experiment(service: Service, name: str, experiment_id: str) -> Experiment:
@@ -37,7 +39,8 @@ def _before_dispatch(e: Experiment) -> None:
 @router.get("", response_model=list[Proposal])
 def list_proposals(name: str, service: ServiceDep, token: LabOrReader,
                    state: list[S] | None = Query(None, description="only these states"),
-                   round: int | None = Query(None, ge=0, description="only this round")
+                   round: int | None = Query(None, ge=0, le=MAX_ROUND,
+                                             description="only this round")
                    ) -> list[Proposal]:
     """The campaign's experiments, with their predictions and candidates' parameters.
 

@@ -14,7 +14,7 @@ from loop.service import tables
 from loop.service.dependencies import (
     LabOrOperator, Service, ServiceDep, built, known_campaign,
 )
-from loop.service.schemas import IngestReport, ItemOutcome, ResultIn
+from loop.service.schemas import MAX_REPLICATE, IngestReport, ItemOutcome, ResultIn
 
 router = APIRouter(prefix="/campaigns/{name}/results", tags=["results"])
 RESULTS_BODY = {
@@ -26,9 +26,28 @@ RESULTS_BODY = {
 }
 
 
+def _out_of_range(item: Any) -> str | None:
+    """Say why an item's replicate cannot be stored at all (too large for the database)."""
+    replicate = item.get("replicate") if isinstance(item, dict) else None
+    if isinstance(replicate, int) and not isinstance(replicate, bool) and \
+            not 0 <= replicate <= MAX_REPLICATE:
+        return f"malformed result: replicate: must be between 0 and {MAX_REPLICATE}"
+    return None
+
+
 def _ingest(service: Service, name: str, items: list[Any], who: str) -> IngestReport:
     campaign = built(service, name)
-    outcomes = campaign.ingest_each(items)
+    outcomes: list[Any] = [None] * len(items)
+    fine = []
+    for k, item in enumerate(items):
+        if (why := _out_of_range(item)) is not None:
+            service.store.quarantine(name, item, why)
+            eid = item.get("experiment_id")
+            outcomes[k] = (eid if isinstance(eid, str) else None, "rejected", why)
+        else:
+            fine.append(k)
+    for k, outcome in zip(fine, campaign.ingest_each([items[k] for k in fine])):
+        outcomes[k] = outcome
     n = Counter(outcome for _, outcome, _ in outcomes)
     if n["stored"] or n["failed"]:
         tables.record(service.store.engine, name, who, "results", stored=n["stored"],
