@@ -23,7 +23,7 @@ import numpy as np
 from adapters import (
     BatchRequest, ExperimentRequest, JobStatus, LabAdapter, LabRejected, RejectedResult,
 )
-from loop.campaign.asktell import AskTell
+from loop.campaign.asktell import OUTSIDE_ROUND, AskTell
 from loop.campaign.ingest import Verdict, judge
 from loop.campaign.objective import (
     allowed_candidates, hit_threshold, pareto_front, robust_scale, scalarised_target, to_target,
@@ -120,10 +120,12 @@ class Campaign(AskTell):
         return ids, rows, values
 
     def target_scale(self) -> float | None:
-        """Return the scale of a `log` target transform: fixed by round 0's measurements."""
+        """Return the scale of a `log` target transform, fixed by the first measurements."""
         if self.spec.objective.transform != "log":
             return None
-        first = [m.value for m in self.store.measurements(self.name, round=0)]
+        # the first measurements fix it: those added from outside, else round 0's
+        first = [m.value for m in self.store.measurements(self.name, round=OUTSIDE_ROUND)]
+        first = first or [m.value for m in self.store.measurements(self.name, round=0)]
         if not first:
             return None
         return robust_scale(to_target(self.spec.objective, np.array(first)))
@@ -141,7 +143,11 @@ class Campaign(AskTell):
         return self.design.X[rows], target, ids
 
     def _uses_model(self, r: int, n_train: int) -> bool:
-        return r > 0 and n_train >= 2 and self.spec.strategy.name != "random"
+        """Whether round `r` is proposed by the model: from round 1 on, or in round 0
+        when measurements were added from outside the campaign."""
+        if n_train < 2 or self.spec.strategy.name == "random":
+            return False
+        return r > 0 or bool(self.store.measurements(self.name, round=OUTSIDE_ROUND))
 
     # -- one round: fit -> propose -> approve -> dispatch -> collect -> finish ------
     def run_round(self, r: int, call: StepRunner | None = None) -> RoundSummary | None:
