@@ -9,6 +9,9 @@ dispatched is not sent again, a measurement already stored is not counted
 again. A round stays open until each of its experiments is done, failed or
 cancelled; a run that has waited `lab.timeout_s` for the lab returns and says
 so, and the next run collects what has arrived since.
+
+(About 400 lines, kept whole on purpose: the round's data path, fit -> propose ->
+dispatch -> collect -> ingest -> finish, reads top to bottom in one module.)
 """
 
 from __future__ import annotations
@@ -25,19 +28,16 @@ from adapters import (
 )
 from loop.campaign.asktell import OUTSIDE_ROUND, AskTell
 from loop.campaign.ingest import Verdict, judge
-from loop.campaign.objective import (
-    allowed_candidates, hit_threshold, pareto_front, robust_scale, scalarised_target, to_target,
-)
-from loop.campaign.records import Experiment, Measurement
+from loop.campaign.figures import measured_means, round_figures
+from loop.campaign.objective import allowed_candidates, robust_scale, scalarised_target, to_target
+from loop.campaign.records import Experiment
 from loop.campaign.lifecycle import register, writer_lock
 from loop.campaign.spec import CampaignSpec, initial_strategy, instrument_kind
 from loop.campaign.states import (
     CLOSED_STATES, PENDING_STATES, CampaignStatus, ExperimentState, RoundStatus,
 )
 from loop.campaign.store import Store
-from loop.campaign.summary import (
-    RoundSummary, calibration_figures, hit_figures, summary_fields,
-)
+from loop.campaign.summary import RoundSummary, summary_fields
 from loop.design import DesignSpace, build_design_space
 
 S = ExperimentState
@@ -109,16 +109,6 @@ class Campaign(AskTell):
             self._host = None
 
     # -- what has been measured ---------------------------------------------
-    def _measured(self, ms: list[Measurement]) -> tuple[list[str], list[int], np.ndarray]:
-        """Return ids, design rows and mean readout (over replicates) of measured candidates."""
-        by_candidate: dict[str, list[float]] = {}
-        for m in ms:
-            by_candidate.setdefault(m.candidate_id, []).append(m.value)
-        ids = [cid for cid in by_candidate if cid in self._index]
-        rows = [self._index[cid] for cid in ids]
-        values = np.array([np.mean(by_candidate[cid]) for cid in ids], dtype=np.float64)
-        return ids, rows, values
-
     def target_scale(self) -> float | None:
         """Return the scale of a `log` target transform, fixed by the first measurements."""
         if self.spec.objective.transform != "log":
@@ -136,7 +126,7 @@ class Campaign(AskTell):
 
     def training_data(self) -> tuple[np.ndarray, np.ndarray, list[str]]:
         """Return features `n x d`, targets `n` and ids of every measured candidate."""
-        ids, rows, values = self._measured(self.store.measurements(self.name))
+        ids, rows, values = measured_means(self.store.measurements(self.name), self._index)
         target = scalarised_target(self.spec.objective, values, rows, self.design.attributes,
                                    seed=self.spec.seed * 1_000_003 + len(ids),
                                    scale=self.target_scale())
@@ -368,39 +358,9 @@ class Campaign(AskTell):
 
     def metrics(self, r: int) -> dict[str, Any]:
         """Hits found so far, the best readout, and the calibration of round `r`'s predictions."""
-        ms = self.store.measurements(self.name)
-        ids, rows, values = self._measured(ms)
-        objective = self.spec.objective
-        out: dict[str, Any] = {"n_measured": len(ids), "n_failed": len(self.store.experiments(
-            self.name, round=r, states=[S.FAILED]))}
-        out.update(hit_figures(ids, self.hits))
-        if self.hits is None and (t := hit_threshold(objective, None)) is not None:
-            out["hits_found"] = int((to_target(objective, values) >= t).sum())
-        if len(values):  # the best readout so far, by the objective's order
-            out["best_value"] = float(values[np.argmax(to_target(objective, values))])
-        if not objective.secondary:
-            # with secondary objectives the instrument predicts a per-round
-            # Chebyshev scalarisation, which cannot be set against the readouts
-            out.update(self._calibration(r, [m for m in ms if m.round == r]))
-        if (objective.secondary or objective.constraints) and ids:
-            keep = pareto_front(objective, values, rows, self.design.attributes)
-            names = [s.attribute for s in objective.secondary]
-            out["pareto"] = [{"id": ids[k], "value": float(values[k]),
-                              **{a: float(self.design.attributes[a][rows[k]]) for a in names}}
-                             for k in keep]
-        return out
-
-    def _calibration(self, r: int, ms: list[Measurement]) -> dict[str, Any]:
-        values: dict[str, list[float]] = {}
-        for m in ms:
-            values.setdefault(m.experiment_id, []).append(m.value)
-        rows = [(e.predicted_mean, e.predicted_sd, np.mean(values[e.id]))
-                for e in self.store.experiments(self.name, round=r)
-                if e.id in values and e.predicted_sd is not None]
-        if not rows:
-            return {}
-        mean, sd, y = (np.array(c, dtype=np.float64) for c in zip(*rows))
-        return calibration_figures(mean, sd, self.target(y))
+        return round_figures(self.spec.objective, r, self.store.measurements(self.name),
+                             self.store.experiments(self.name, round=r), self._index,
+                             self.design.attributes, self.hits, self.target)
 
     # -- the whole campaign -------------------------------------------------
     def next_round(self) -> int | None:

@@ -4,6 +4,9 @@ Measurements are keyed by (experiment id, replicate), so a repeated delivery
 is a no-op and nothing is counted twice; every write is its own transaction,
 so a crash at any point leaves the store consistent and the campaign resumes
 from it. Columns added since a store was created are added on open.
+
+(About 380 lines, kept whole on purpose: the tables and every query on them,
+one concept, the SQL store.)
 """
 
 from __future__ import annotations
