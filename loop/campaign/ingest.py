@@ -59,6 +59,8 @@ def parse_result(payload: Any) -> MeasurementResult | str:
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"]) or "result"
+        if not where.isprintable() or len(where) > 40:
+            where = _quote(where, 40)
         more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
         return f"malformed result: {where}: {err['msg']}{more}"
 
