@@ -83,3 +83,26 @@ def test_a_spent_budget_says_so(make_spec, tmp_path):
     with pytest.raises(ValueError, match="spent its budget of 1 rounds"):
         campaign.ask()
     assert len(campaign.proposals()) == 4
+
+
+def test_export_and_status_json_from_the_command_line(manual, tmp_path, capsys):
+    import json
+
+    from loop.run.cli import run_cli
+
+    manual.tell(_answer(manual, manual.ask()))
+    url = manual.store.url
+    assert run_cli(["export", manual.name, "--store", url]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0] == "experiment_id,round,candidate_id,replicate,value" and len(lines) == 9
+    out = tmp_path / "proposals.json"
+    assert run_cli(["export", manual.name, "--what", "proposals", "--format", "json",
+                    "--out", str(out), "--store", url]) == 0
+    rows = json.loads(out.read_text())
+    assert len(rows) == 8 and {"experiment_id", "acquisition", "state"} <= set(rows[0])
+    capsys.readouterr()
+    assert run_cli(["status", manual.name, "--json", "--store", url]) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert status["n_measurements"] == 8 and status["experiments"] == {"done": 8}
+    assert status["rounds"][0]["status"] == "done"
+    assert run_cli(["export", manual.name, "--what", "nothing", "--store", url]) == 2
