@@ -80,6 +80,7 @@ class Campaign(AskTell):
         self.lab = lab if lab is not None else build_lab(spec, base_dir, self.state_dir)
         self.hits = reference_hits(spec, base_dir, self.design.ids)
         self._host = None
+        self._deadline: float | None = None
         register(self.store, self.spec)
 
     @property
@@ -268,7 +269,7 @@ class Campaign(AskTell):
         n_new = 0
         jobs = sorted({e.job_id for e in self.store.experiments(
             self.name, round=r, states=PENDING_STATES) if e.job_id})
-        deadline = time.monotonic() + self.spec.lab.timeout_s
+        deadline = self._deadline or time.monotonic() + self.spec.lab.timeout_s
         for job in jobs:
             while True:
                 try:
@@ -381,21 +382,38 @@ class Campaign(AskTell):
                 return call(name, fn, r)
 
             self.store.set_campaign_status(self.name, CampaignStatus.RUNNING)
-            while (r := self.next_round()) is not None:
+            # one wait for the lab per run, however many rounds are open
+            self._deadline = time.monotonic() + self.spec.lab.timeout_s
+            try:
+                status = self._run_rounds(step)
+            finally:
+                self._deadline = None
+            self.store.set_campaign_status(self.name, status)
+            return status
+
+    def _run_rounds(self, step: StepRunner) -> CampaignStatus:
+        """Advance the open rounds, then start new ones while `budget.max_open_rounds` allows."""
+        budget = self.spec.budget
+        while True:
+            summaries = {s.round: s for s in self.store.rounds(self.name) if s.round >= 0}
+            still_open = []
+            for r in sorted(r for r, s in summaries.items() if s.status != RoundStatus.DONE):
                 if self.run_round(r, step) is None:
-                    status = (CampaignStatus.AWAITING_APPROVAL
-                              if self.store.experiments(self.name, round=r, states=[S.PROPOSED])
-                              else CampaignStatus.WAITING_FOR_LAB)
-                    self.store.set_campaign_status(self.name, status)
-                    return status
-            self.store.set_campaign_status(self.name, CampaignStatus.DONE)
-            return CampaignStatus.DONE
+                    if self.store.experiments(self.name, round=r, states=[S.PROPOSED]):
+                        return CampaignStatus.AWAITING_APPROVAL
+                    still_open.append(r)
+            fresh = next((r for r in range(budget.rounds) if r not in summaries), None)
+            if fresh is None:
+                return CampaignStatus.WAITING_FOR_LAB if still_open else CampaignStatus.DONE
+            if len(still_open) >= budget.max_open_rounds:
+                return CampaignStatus.WAITING_FOR_LAB
+            if self.run_round(fresh, step) is None and self.store.experiments(
+                    self.name, round=fresh, states=[S.PROPOSED]):
+                return CampaignStatus.AWAITING_APPROVAL
 
 
 def _direct(step: str, fn: Callable[[int], Any], r: int) -> Any:
     return fn(r)
-
-
 
 
 def _at(values: Any, k: int) -> float | None:

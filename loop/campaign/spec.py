@@ -199,8 +199,17 @@ ObjectiveSpec.model_rebuild()
 
 
 class BudgetSpec(_Spec):
+    """How much to ask: rounds x batch size, how to start, how many rounds may be open.
+
+    A round is open until each of its experiments is done, failed or
+    cancelled. With `max_open_rounds: 1` (the default) the next round is
+    proposed once the one before is over; a larger value lets a campaign
+    propose ahead while the lab still works (what is pending counts as pending).
+    """
+
     rounds: int = Field(5, ge=1, le=1000)
     batch_size: int = Field(128, ge=1, le=100_000)
+    max_open_rounds: int = Field(1, ge=1, le=100)
     initial_strategy: Literal["random", "essential"] | None = Field(
         None, description="round 0, before any data: random, or essential (core essential "
         "genes first, at random; gene designs with essential_genes). Default: essential for "

@@ -198,3 +198,20 @@ def test_a_waiting_campaign_shows_as_waiting_in_prefect(make_spec, tmp_path, pre
     assert run_campaign(campaign) == "waiting-for-lab"
     (run, *_) = flow_runs(spec.name)
     assert run["state"] == "Waiting"
+
+
+def test_overlapping_rounds_propose_ahead_with_the_pending_counted(make_spec, tmp_path):
+    spec = make_spec(budget={"rounds": 3, "batch_size": 8, "max_open_rounds": 2},
+                     lab={"settings": {"latency_s": 1.0}, "timeout_s": 0.05,
+                          "poll_interval_s": 0.01})
+    campaign = _campaign(spec, tmp_path)
+    assert campaign.run() == "waiting-for-lab"
+    rounds = campaign.store.rounds(spec.name)
+    assert [r.status for r in rounds] == ["open", "open"]  # two rounds with the lab at once
+    assert rounds[1].n_pending == 8
+    asked = [e.candidate_id for e in campaign.store.experiments(spec.name)]
+    assert len(asked) == len(set(asked)) == 16
+    time.sleep(1.1)
+    while campaign.run() != "done":
+        time.sleep(0.3)
+    assert campaign.store.count_measurements(spec.name) == 24
