@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
@@ -270,6 +271,7 @@ class Campaign(AskTell):
         jobs = sorted({e.job_id for e in self.store.experiments(
             self.name, round=r, states=PENDING_STATES) if e.job_id})
         deadline = self._deadline or time.monotonic() + self.spec.lab.timeout_s
+        jobs = [job for job in jobs if not self._expire(job)]
         for job in jobs:
             while True:
                 try:
@@ -290,6 +292,22 @@ class Campaign(AskTell):
                     break
                 sleep(self.spec.lab.poll_interval_s)
         return n_new
+
+    def _expire(self, job: str) -> bool:
+        """Cancel a job whose experiments outlived `lab.expire_after_s`; return whether it did."""
+        limit = self.spec.lab.expire_after_s
+        pending = [e for e in self.store.experiments(self.name, states=PENDING_STATES)
+                   if e.job_id == job]
+        if limit is None or not pending:
+            return False
+        since = min(e.updated_at for e in pending if e.updated_at is not None)
+        if (datetime.now(timezone.utc) - since).total_seconds() < limit:
+            return False
+        self.lab.cancel(job)
+        self.store.set_state([e.id for e in pending], S.CANCELLED,
+                             note=f"expired: no result {limit:g} s after dispatch; the lab "
+                             "was told to cancel")
+        return True
 
     def _close_unanswered(self, job: str, status: JobStatus, why: str | None = None) -> None:
         left = [e.id for e in self.store.experiments(self.name, states=PENDING_STATES)

@@ -255,6 +255,9 @@ class LabSpec(_Spec):
     settings: dict[str, Any] = Field(default_factory=dict)
     poll_interval_s: float = Field(1.0, gt=0)
     timeout_s: float = Field(3600.0, ge=0)
+    expire_after_s: float | None = Field(
+        None, gt=0, description="experiments still pending this long after dispatch are "
+        "cancelled, and the lab is told to cancel them (default: never; a round waits)")
 
     @model_validator(mode="before")
     @classmethod

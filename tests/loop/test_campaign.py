@@ -215,3 +215,17 @@ def test_overlapping_rounds_propose_ahead_with_the_pending_counted(make_spec, tm
     while campaign.run() != "done":
         time.sleep(0.3)
     assert campaign.store.count_measurements(spec.name) == 24
+
+
+def test_an_expiry_policy_cancels_what_the_lab_never_answers(make_spec, tmp_path):
+    spec = make_spec(budget={"rounds": 1, "batch_size": 4},
+                     lab={"settings": {"latency_s": 60.0}, "timeout_s": 0.05,
+                          "poll_interval_s": 0.01, "expire_after_s": 0.5})
+    campaign = _campaign(spec, tmp_path)
+    assert campaign.run() == "waiting-for-lab"
+    time.sleep(0.6)
+    assert campaign.run() == "done"  # the round closed: its experiments expired
+    states = {e.state for e in campaign.store.experiments(spec.name)}
+    assert states == {"cancelled"}
+    (job,) = {e.job_id for e in campaign.store.experiments(spec.name)}
+    assert campaign.lab.poll(job).status == "cancelled"  # and the lab was told

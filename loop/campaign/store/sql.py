@@ -100,7 +100,8 @@ def _aware(value: datetime | None) -> datetime | None:
 def _experiment(r: Any) -> Experiment:
     return Experiment(id=r.id, campaign=r.campaign, round=r.round, candidate_id=r.candidate_id,
                       state=r.state, job_id=r.job_id, predicted_mean=r.predicted_mean,
-                      predicted_sd=r.predicted_sd, acquisition=r.acquisition, note=r.note)
+                      predicted_sd=r.predicted_sd, acquisition=r.acquisition, note=r.note,
+                      updated_at=_aware(r.updated_at))
 
 
 class SqlStore:
