@@ -100,3 +100,36 @@ def test_a_lab_that_answers_by_itself_is_polled_not_waited_for(service_env, shar
     assert store.campaign("simulated").status == "done"
     assert store.count_measurements("simulated") == 16
     assert store.campaign("simulated").spec["lab"]["timeout_s"] == 3600  # the spec kept
+
+
+def test_loopwell_serve_starts_on_the_port_asked_and_wants_a_token(tmp_path):
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "LOOPWELL_HOME": str(tmp_path)}
+    proc = subprocess.Popen([sys.executable, "-m", "loop.run.cli", "serve", "--port", str(port),
+                             "--store", f"sqlite:///{tmp_path / 's.db'}", "--log-level",
+                             "warning"], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                r = httpx.get(f"http://127.0.0.1:{port}/campaigns")
+                break
+            except httpx.ConnectError:
+                assert proc.poll() is None, proc.stderr.read().decode()
+                assert time.monotonic() < deadline
+                time.sleep(0.2)
+        assert r.status_code == 401
+        assert httpx.get(f"http://127.0.0.1:{port}/openapi.json").status_code == 200
+    finally:
+        proc.terminate()
+        proc.wait(30)
