@@ -199,3 +199,16 @@ def test_numbers_too_large_for_the_database_are_refused_not_500(client, spec_jso
     assert r.status_code == 422
     assert [i["outcome"] for i in r.json()["items"]] == ["rejected", "stored"]
     assert "replicate" in r.json()["items"][0]["reason"]
+
+
+def test_every_route_names_its_answer_in_the_schema(client):
+    schema = client.get("/openapi.json").json()
+    for path, operations in schema["paths"].items():
+        for method, op in operations.items():
+            ok = [r for code, r in op["responses"].items() if code.startswith("2")]
+            assert ok and all(r["content"]["application/json"]["schema"] for r in ok), \
+                (method, path)
+            assert {"401", "403", "422"} <= set(op["responses"]), (method, path)
+            assert op["security"] == [{"HTTPBearer": []}], (method, path)
+    assert "CampaignSpec" in schema["components"]["schemas"]
+    assert "ResultIn" in schema["components"]["schemas"]
