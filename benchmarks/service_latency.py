@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import socket
 import statistics
 import tempfile
@@ -87,8 +88,7 @@ def main() -> None:
                 {"experiment_id": p["experiment_id"], "value": 1.0 + k}
                 for k, p in enumerate(todo[: len(todo) // 2])]).raise_for_status()
         app.state.service.worker.wait_idle(600)
-        print(f"set up {len(names)} campaigns in {time.perf_counter() - t0:.1f} s "
-              f"(store {tmp / 'store.db'})")
+        print(f"set up {len(names)} campaigns in {time.perf_counter() - t0:.1f} s")
         routes = {
             "GET /campaigns": lambda k: "/campaigns",
             "GET /campaigns/{name}": lambda k: f"/campaigns/{names[k % len(names)]}",
@@ -114,6 +114,7 @@ def main() -> None:
         print(f"{'all reads':34s} {len(every):5d} {p50:8.1f} {p95:8.1f}")
     server.should_exit = True
     thread.join(30)
+    shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":
