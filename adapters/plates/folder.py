@@ -186,6 +186,17 @@ class PlateFolderLab:
         with self._locked():
             return [p.plate for p in self._job(load_state(self._state_path), job_id).plates]
 
+    def plate_status(self, job_id: str) -> dict[str, str]:
+        """Return what became of each plate of a job: open, read, failed or cancelled.
+
+        Raises:
+            LabRejected: If the job is unknown (404).
+        """
+        with self._locked():
+            job = self._job(load_state(self._state_path), job_id)
+            return {p.plate.plate_id: "read" if p.read_file else "failed" if p.failure
+                    else "cancelled" if job.is_cancelled else "open" for p in job.plates}
+
     def fail_plate(self, job_id: str, plate_id: str, reason: str) -> None:
         """Close a plate that will never be read (e.g. its robot run failed).
 

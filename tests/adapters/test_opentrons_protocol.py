@@ -1,0 +1,103 @@
+"""The generated Opentrons protocols, run through the real `opentrons.simulate`.
+
+The ``opentrons`` package cannot share loopwell's environment (it pins
+``numpy<2`` and ``jsonschema<4.18``), so the simulator runs in its own
+interpreter: ``$LOOPWELL_OPENTRONS_PYTHON``, else ``.venv-opentrons/bin/python``
+at the repository root (``.ci/run`` makes it), else this interpreter if it
+has the package.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from adapters.opentrons_lab import DeckSettings, protocol_source, simulate_protocol
+from adapters.plates import Sample, plan_plates
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _simulator() -> str | None:
+    """Return an interpreter that has the opentrons package, or None."""
+    candidates = [os.environ.get("LOOPWELL_OPENTRONS_PYTHON"),
+                  str(ROOT / ".venv-opentrons" / "bin" / "python")]
+    for python in filter(None, candidates):
+        if Path(python).exists() and subprocess.run(
+                [python, "-c", "import importlib.util as u, sys; "
+                 "sys.exit(u.find_spec('opentrons') is None)"], capture_output=True,
+                check=False).returncode == 0:
+            return python
+    return sys.executable if importlib.util.find_spec("opentrons") else None
+
+
+SIMULATOR = _simulator()
+needs_simulator = pytest.mark.skipif(
+    SIMULATOR is None, reason="no interpreter with the opentrons package: set "
+    "LOOPWELL_OPENTRONS_PYTHON, or make .venv-opentrons (see .ci/run); it cannot be "
+    "installed beside loopwell's own pins")
+
+
+def _plate(n: int, n_wells: int = 96, skip_edges: bool = False):
+    (plate,) = plan_plates([Sample(experiment_id=f"e{i}", candidate_id=f"KO:G{i}")
+                            for i in range(n)], plate_ids=["ifng-r0-j1-p1"], n_wells=n_wells,
+                           n_replicates=2, positive=["PMA"], n_positive=4, negative=["DMSO"],
+                           n_negative=4, skip_edges=skip_edges, seed=3)
+    return plate
+
+
+def test_the_protocol_is_python_with_metadata_requirements_and_one_transfer_per_well():
+    plate = _plate(5)
+    text = protocol_source(plate, job_id="ifng-r0-j1", volume_ul=5.0, deck=DeckSettings())
+    tree = ast.parse(text)
+    names = {t.id: node.value for node in tree.body if isinstance(node, ast.Assign)
+             for t in node.targets}
+    assert ast.literal_eval(names["requirements"]) == {"robotType": "Flex", "apiLevel": "2.20"}
+    assert ast.literal_eval(names["metadata"])["protocolName"] == "loopwell ifng-r0-j1-p1"
+    moves = ast.literal_eval(names["TRANSFERS"])
+    assert sorted(d for _, d, _ in moves) == sorted(w.well for w in plate.wells)
+    assert "import opentrons" not in text.replace("from opentrons import protocol_api", "")
+    assert text == protocol_source(plate, job_id="ifng-r0-j1", volume_ul=5.0,
+                                   deck=DeckSettings())  # the same plate, the same file
+
+
+def test_the_ot2_deck_uses_numbered_slots_and_its_fixed_trash():
+    text = protocol_source(_plate(2), job_id="j", volume_ul=5.0,
+                           deck=DeckSettings(robot_type="OT-2"))
+    assert '"robotType": "OT-2"' in text and "load_trash_bin" not in text
+    assert "'p20_single_gen2'" in text and "('3',)" in text
+
+
+def test_a_full_384_well_plate_takes_four_tip_racks():
+    text = protocol_source(_plate(188, n_wells=384), job_id="j", volume_ul=5.0,
+                           deck=DeckSettings())
+    assert "('C1', 'C2', 'C3', 'B1')" in text
+
+
+@needs_simulator
+def test_opentrons_simulate_runs_the_generated_protocols(tmp_path):
+    plate = _plate(3)
+    path = tmp_path / "ifng-r0-j1-p1.protocol.py"
+    path.write_text(protocol_source(plate, job_id="ifng-r0-j1", volume_ul=5.0,
+                                    deck=DeckSettings()))
+    log = simulate_protocol(path, python=SIMULATOR)
+    assert len(log) == 4 * len(plate.wells)
+    assert log[0].startswith("Picking up tip from A1 of Opentrons Flex 96 Tip Rack 50")
+    first = min(plate.wells, key=lambda w: ("ABCDEFGH".index(w.well[0]), int(w.well[1:])))
+    assert f"into {first.well} of assay plate ifng-r0-j1-p1" in log[2]
+    assert sum(line.startswith("Dispensing 5.0 uL") for line in log) == len(plate.wells)
+
+
+@needs_simulator
+def test_opentrons_simulate_refuses_a_protocol_it_cannot_run(tmp_path):
+    path = tmp_path / "bad.py"
+    path.write_text(protocol_source(_plate(2), job_id="j", volume_ul=500.0,
+                                    deck=DeckSettings()))  # 500 uL in a 50 uL pipette
+    with pytest.raises(RuntimeError, match="opentrons.simulate refused"):
+        simulate_protocol(path, python=SIMULATOR)
