@@ -134,32 +134,59 @@ def _listing(moves: list[tuple[str, str, float]]) -> str:
 
 
 _SIMULATE = """
-import json, sys
+import json, sys, traceback
 import opentrons.simulate
-with open(sys.argv[1]) as handle:
-    runlog, _ = opentrons.simulate.simulate(handle, file_name=sys.argv[2])
-print(json.dumps([entry["payload"]["text"] for entry in runlog]))
+out = []
+for path in sys.argv[1:]:
+    try:
+        with open(path) as handle:
+            runlog, _ = opentrons.simulate.simulate(handle, file_name=path.rsplit("/", 1)[-1])
+        out.append({"log": [entry["payload"]["text"] for entry in runlog]})
+    except Exception as error:
+        out.append({"error": f"{type(error).__name__}: {error}",
+                    "trace": traceback.format_exc()[-4000:]})
+print(json.dumps(out))
 """
 
 
-def simulate_protocol(path: Path, *, python: str | None = None,
-                      timeout_s: float = 300.0) -> list[str]:
-    """Run a protocol file through ``opentrons.simulate`` in a new process; return its run log.
+def simulate_protocols(paths: list[Path], *, python: str | None = None,
+                       timeout_s: float = 300.0) -> list[list[str] | RuntimeError]:
+    """Run protocol files through ``opentrons.simulate`` in one new process.
 
     Args:
-        path: The protocol file.
+        paths: The protocol files.
         python: An interpreter that has the ``opentrons`` package (e.g. a
             virtual environment's ``bin/python``); None uses this one.
-        timeout_s: How long the simulator may take.
+        timeout_s: How long the simulator may take for all of them.
+
+    Returns:
+        Per file, its run log's lines, or a `RuntimeError` saying why the
+        simulator refused it.
 
     Raises:
-        RuntimeError: If the simulator refuses the protocol (its error, last line first).
+        RuntimeError: If the simulator cannot start (no ``opentrons`` package).
     """
-    command = [python or sys.executable, "-c", _SIMULATE, str(path), Path(path).name]
+    command = [python or sys.executable, "-c", _SIMULATE, *map(str, paths)]
     done = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s,
                           check=False)
     if done.returncode != 0:
         lines = [line for line in done.stderr.strip().splitlines() if line.strip()]
-        raise RuntimeError(f"opentrons.simulate refused {path}: "
-                           f"{lines[-1] if lines else 'no output'}\n{done.stderr[-4000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+        raise RuntimeError(f"opentrons.simulate did not start in {command[0]}: "
+                           f"{lines[-1] if lines else 'no output'}")
+    answers = json.loads(done.stdout.strip().splitlines()[-1])
+    return [a["log"] if "log" in a else
+            RuntimeError(f"opentrons.simulate refused {path}: {a['error']}\n{a['trace']}")
+            for path, a in zip(paths, answers)]
+
+
+def simulate_protocol(path: Path, *, python: str | None = None,
+                      timeout_s: float = 300.0) -> list[str]:
+    """Run one protocol file through ``opentrons.simulate``; return its run log's lines.
+
+    Raises:
+        RuntimeError: If the simulator refuses the protocol, or cannot start.
+    """
+    (answer,) = simulate_protocols([Path(path)], python=python, timeout_s=timeout_s)
+    if isinstance(answer, RuntimeError):
+        raise answer
+    return answer

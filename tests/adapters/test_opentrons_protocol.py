@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from adapters.opentrons_lab import DeckSettings, protocol_source, simulate_protocol
+from adapters.opentrons_lab.protocol import simulate_protocols
 from adapters.plates import Sample, plan_plates
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -80,24 +81,48 @@ def test_a_full_384_well_plate_takes_four_tip_racks():
     assert "('C1', 'C2', 'C3', 'B1')" in text
 
 
+@pytest.fixture(scope="module")
+def simulated(tmp_path_factory):
+    """Simulate, in one process (its import takes seconds), a 96- and a 384-well plate and a bad one."""
+    folder = tmp_path_factory.mktemp("protocols")
+    plates = {"96": _plate(3), "384": _plate(10, n_wells=384, skip_edges=True),
+              "bad": _plate(2)}
+    paths = []
+    for name, plate in plates.items():
+        path = folder / f"{name}.protocol.py"
+        volume = 500.0 if name == "bad" else 5.0  # 500 uL in a 50 uL pipette
+        path.write_text(protocol_source(plate, job_id="ifng-r0-j1", volume_ul=volume,
+                                        deck=DeckSettings()))
+        paths.append(path)
+    return plates, dict(zip(plates, simulate_protocols(paths, python=SIMULATOR)))
+
+
 @needs_simulator
-def test_opentrons_simulate_runs_the_generated_protocols(tmp_path):
-    plate = _plate(3)
-    path = tmp_path / "ifng-r0-j1-p1.protocol.py"
-    path.write_text(protocol_source(plate, job_id="ifng-r0-j1", volume_ul=5.0,
-                                    deck=DeckSettings()))
-    log = simulate_protocol(path, python=SIMULATOR)
+@pytest.mark.parametrize("name", ["96", "384"])
+def test_opentrons_simulate_runs_the_generated_protocols(simulated, name):
+    plates, logs = simulated
+    plate, log = plates[name], logs[name]
+    assert not isinstance(log, Exception), log
     assert len(log) == 4 * len(plate.wells)
     assert log[0].startswith("Picking up tip from A1 of Opentrons Flex 96 Tip Rack 50")
-    first = min(plate.wells, key=lambda w: ("ABCDEFGH".index(w.well[0]), int(w.well[1:])))
-    assert f"into {first.well} of assay plate ifng-r0-j1-p1" in log[2]
+    first = min(plate.wells, key=lambda w: ("ABCDEFGHIJKLMNOP".index(w.well[0]),
+                                            int(w.well[1:])))
+    assert f"into {first.well} of assay plate ifng-r0-j1-p1 on slot D2" in log[2]
     assert sum(line.startswith("Dispensing 5.0 uL") for line in log) == len(plate.wells)
+    assert log[-1] == "Dropping tip into Trash Bin on slot A3"
 
 
 @needs_simulator
-def test_opentrons_simulate_refuses_a_protocol_it_cannot_run(tmp_path):
-    path = tmp_path / "bad.py"
-    path.write_text(protocol_source(_plate(2), job_id="j", volume_ul=500.0,
-                                    deck=DeckSettings()))  # 500 uL in a 50 uL pipette
-    with pytest.raises(RuntimeError, match="opentrons.simulate refused"):
-        simulate_protocol(path, python=SIMULATOR)
+def test_opentrons_simulate_refuses_a_protocol_it_cannot_run(simulated):
+    _, logs = simulated
+    assert isinstance(logs["bad"], RuntimeError)
+    assert "opentrons.simulate refused" in str(logs["bad"])
+
+
+@pytest.mark.skipif(importlib.util.find_spec("opentrons") is not None,
+                    reason="this interpreter has the opentrons package")
+def test_an_interpreter_without_opentrons_is_said(tmp_path):
+    path = tmp_path / "p.py"
+    path.write_text(protocol_source(_plate(1), job_id="j", volume_ul=5.0, deck=DeckSettings()))
+    with pytest.raises(RuntimeError, match="did not start in .*ModuleNotFoundError"):
+        simulate_protocol(path, python=sys.executable)
