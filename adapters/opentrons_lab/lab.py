@@ -145,7 +145,12 @@ class OpentronsLab:
         return self.plates.collect(job_id)
 
     def cancel(self, job_id: str) -> None:
-        """Stop the job's run on the robot, if one is going, and cancel its plates."""
+        """Cancel the job's plates, then stop its run on the robot if one is going.
+
+        The plates first: a robot that cannot be reached (`LabUnavailable`)
+        leaves the job cancelled all the same, and calling again stops the run.
+        """
+        self.plates.cancel(job_id)
         with locked(self.settings.state_folder / "robot"):
             state = self._load()
             for plate_id in self.plates.plate_status(job_id):
@@ -159,7 +164,6 @@ class OpentronsLab:
                         raise
                 run.is_stopped_by_us = True
                 self._save(state)
-        self.plates.cancel(job_id)
 
     # -- the robot ---------------------------------------------------------
 

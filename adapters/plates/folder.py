@@ -58,6 +58,7 @@ from adapters.base import (
     RejectedResult,
     Submission,
 )
+from adapters.plates.inbox import DONE, QUARANTINE, move_into, plate_in_name, settled_files
 from adapters.plates.layout import PlateMap, Sample, plan_plates, plates_needed
 from adapters.plates.readers import ReaderFile, UnreadableFile, read_export
 from adapters.plates.readout import evaluate_plate
@@ -65,18 +66,16 @@ from adapters.plates.settings import PlateFolderSettings
 from adapters.plates.state import (
     FolderJob,
     FolderState,
+    LabLock,
     PlateState,
     Rejection,
     load_state,
-    locked,
     save_state,
     write_atomically,
 )
 from adapters.plates.worklist import worklist_csv
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
-_PARTIAL = (".tmp", ".part", ".partial", ".crdownload", "~", ".lock")
-DONE, QUARANTINE = "done", "quarantine"
 
 
 class PlateFolderLab:
@@ -274,22 +273,13 @@ class PlateFolderLab:
     def _scan(self) -> FolderState:
         """Take every settled file out of the inbox; return the state afterwards."""
         state = load_state(self._state_path)
-        inbox = self.settings.inbox
-        if not inbox.is_dir():
-            return state
-        now = time.time()  # file times are wall-clock times, whatever the job clock
-        for path in sorted(inbox.iterdir()):
-            if not path.is_file() or path.name.startswith(".") or \
-                    path.name.lower().endswith(_PARTIAL):
+        limit = self.settings.max_file_bytes
+        for path, size in settled_files(self.settings.inbox, settle_s=self.settings.settle_s):
+            if size > limit:
+                self._reject(state, path, None,
+                             f"{path.name} has {size} bytes, more than max_file_bytes={limit}")
                 continue
             try:
-                info = path.stat()
-                if now - info.st_mtime < self.settings.settle_s:
-                    continue  # the reader may still be writing it
-                if info.st_size > self.settings.max_file_bytes:
-                    self._reject(state, path, None, f"{path.name} has {info.st_size} bytes, "
-                                 f"more than max_file_bytes={self.settings.max_file_bytes}")
-                    continue
                 data = path.read_bytes()
             except OSError:
                 continue  # gone or locked by its writer: the next look takes it
@@ -299,7 +289,7 @@ class PlateFolderLab:
     def _take(self, state: FolderState, path: Path, data: bytes) -> None:
         digest = hashlib.sha256(data).hexdigest()
         if digest in state.seen:  # the same content again: ingested (or refused) once
-            _move(path, self.settings.inbox / DONE, suffix=".duplicate")
+            move_into(path, self.settings.inbox / DONE, suffix=".duplicate")
             return
         try:
             read = read_export(data)
@@ -323,12 +313,12 @@ class PlateFolderLab:
             verdict.results
         state.seen[digest] = f"ingested as plate {plate.plate.plate_id}"
         self._save(state)  # then move: a crash between leaves a duplicate, not a loss
-        _move(path, self.settings.inbox / DONE)
+        move_into(path, self.settings.inbox / DONE)
 
     def _plate_of(self, state: FolderState, read: ReaderFile,
                   name: str) -> tuple[FolderJob, PlateState] | str:
         plates = {p.plate.plate_id: (job, p) for job in state.jobs.values() for p in job.plates}
-        plate_id = read.plate_id or _plate_in_name(name, plates)
+        plate_id = read.plate_id or plate_in_name(name, plates)
         if plate_id is None or plate_id not in plates:
             named = f"names plate '{clip(plate_id, 60)}'" if plate_id else \
                 "names no plate (no plate column, no 'Plate ID' line, no plate id in its name)"
@@ -349,7 +339,7 @@ class PlateFolderLab:
             state.seen[digest] = f"quarantined: {reason}"
         state.rejections.append(Rejection(file=path.name, reason=reason))
         self._save(state)
-        moved = _move(path, self.settings.inbox / QUARANTINE)
+        moved = move_into(path, self.settings.inbox / QUARANTINE)
         if moved is not None:
             try:
                 moved.with_name(moved.name + ".reason.txt").write_text(reason + "\n")
@@ -370,30 +360,8 @@ class PlateFolderLab:
             raise LabRejected(f"{detail}; this plate lab (state {self._state_path}) never "
                               "accepted it", status=404, detail=detail) from None
 
-    def _locked(self):
-        return _Both(self._lock, self.settings.state_folder)
-
-
-class _Both:
-    """The thread lock, then the lock file (other processes)."""
-
-    def __init__(self, lock: threading.RLock, folder: Path) -> None:
-        self._lock, self._folder, self._file = lock, folder, None
-
-    def __enter__(self) -> None:
-        self._lock.acquire()
-        try:
-            self._file = locked(self._folder)
-            self._file.__enter__()
-        except BaseException:
-            self._lock.release()
-            raise
-
-    def __exit__(self, *exc_info: object) -> None:
-        try:
-            self._file.__exit__(*exc_info)
-        finally:
-            self._lock.release()
+    def _locked(self) -> LabLock:
+        return LabLock(self._lock, self.settings.state_folder)
 
 
 def _find_job(batch: BatchRequest, state: FolderState) -> FolderJob | None:
@@ -438,27 +406,5 @@ def _progress(job: FolderJob, is_timed_out: Callable[[FolderJob], bool]) -> JobP
                        n_done=len(done), detail=clip(detail, 400))
 
 
-def _plate_in_name(name: str, plates: dict[str, object]) -> str | None:
-    """Return the longest plate id the file name holds as a whole token."""
-    hits = [pid for pid in plates
-            if re.search(rf"(?<![A-Za-z0-9]){re.escape(pid)}(?![A-Za-z0-9])", name)]
-    return max(hits, key=len, default=None)
-
-
 def _candidate(plate: PlateMap, experiment_id: str) -> str:
     return next(w.candidate_id for w in plate.wells if w.experiment_id == experiment_id)
-
-
-def _move(path: Path, folder: Path, suffix: str = "") -> Path | None:
-    """Move a file into `folder` under a name not taken yet; return where it went."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        target = folder / (path.name + suffix)
-        k = 1
-        while target.exists():
-            k += 1
-            target = folder / f"{path.stem}-{k}{path.suffix}{suffix}"
-        path.replace(target)
-        return target
-    except OSError:
-        return None

@@ -13,6 +13,7 @@ import contextlib
 import json
 import os
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
@@ -128,3 +129,27 @@ def locked(folder: Path) -> Iterator[None]:
         finally:
             if fcntl is not None:
                 fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+class LabLock:
+    """The adapter's thread lock, then its lock file (other processes): one holder at a time."""
+
+    def __init__(self, lock: threading.RLock, folder: Path) -> None:
+        self._lock, self._folder = lock, folder
+        self._held: contextlib.AbstractContextManager[None] | None = None
+
+    def __enter__(self) -> None:
+        self._lock.acquire()
+        try:
+            self._held = locked(self._folder)
+            self._held.__enter__()
+        except BaseException:
+            self._lock.release()
+            raise
+
+    def __exit__(self, *exc_info: object) -> None:
+        try:
+            if self._held is not None:
+                self._held.__exit__(*exc_info)
+        finally:
+            self._lock.release()
