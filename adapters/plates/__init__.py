@@ -3,7 +3,8 @@
 A batch becomes plates (`layout`), each with a worklist (`worklist`) written
 into an outbox; the reader's exports dropped into an inbox are read
 (`readers`), quality-checked and normalised against the plate's controls
-(`qc`, `readout`) and returned as results (`folder.PlateFolderLab`). The kind
+(`qc`, `readout`) and returned as results (`folder.PlateFolderLab`; the inbox's
+files: `inbox`; what it keeps: `state`). The kind
 is registered by `plugin.register`, the ``loopwell.adapters`` entry point.
 """
 

@@ -292,7 +292,7 @@ class PlateFolderLab:
             move_into(path, self.settings.inbox / DONE, suffix=".duplicate")
             return
         try:
-            read = read_export(data)
+            read = read_export(data, value_column=self.settings.value_column)
         except UnreadableFile as error:
             self._reject(state, path, digest, f"{path.name}: {error}")
             return

@@ -4,8 +4,8 @@ Two shapes are read, whichever the file is (it is told by its content, not
 its name):
 
 - **long**: a CSV (comma, semicolon or tab) with a header row naming a
-  ``well`` column and a ``value`` column (any case; ``plate`` optional), one
-  well per row::
+  ``well`` column and a ``value`` column (any case; ``plate`` optional; the
+  value column may be named otherwise, e.g. ``Abs 450``), one well per row::
 
       plate,well,value
       ifng-r0-j1-p1,A1,0.734
@@ -73,8 +73,12 @@ def decode(data: bytes) -> str:
         return data.decode("latin-1")
 
 
-def read_export(data: bytes) -> ReaderFile:
+def read_export(data: bytes, *, value_column: str = "value") -> ReaderFile:
     """Read one export, long or grid.
+
+    Args:
+        data: The file's bytes.
+        value_column: Header of the values' column of a long export (any case).
 
     Raises:
         UnreadableFile: If the bytes are neither shape, or a shape is broken
@@ -89,15 +93,15 @@ def read_export(data: bytes) -> ReaderFile:
     rows = _rows(text)
     for k, row in enumerate(rows):
         cells = [c.strip().lower() for c in row]
-        if "well" in cells and "value" in cells:
-            return _read_long(rows[k:], metadata=rows[:k])
+        if "well" in cells and value_column.strip().lower() in cells:
+            return _read_long(rows[k:], metadata=rows[:k], value_column=value_column)
     for k, row in enumerate(rows):
         n_cols = _grid_header(row)
         if n_cols:
             return _read_grid(rows, k, n_cols)
     raise UnreadableFile("not a plate-reader export loopwell reads: no header row with "
-                         "'well' and 'value' columns, and no plate grid (a row of column "
-                         "numbers 1-12 or 1-24, then rows lettered A-H or A-P)")
+                         f"'well' and '{value_column}' columns, and no plate grid (a row of "
+                         "column numbers 1-12 or 1-24, then rows lettered A-H or A-P)")
 
 
 def _rows(text: str) -> list[list[str]]:
@@ -107,9 +111,10 @@ def _rows(text: str) -> list[list[str]]:
     return [row for row in csv.reader(io.StringIO(text), delimiter=delimiter)]
 
 
-def _read_long(rows: list[list[str]], metadata: list[list[str]]) -> ReaderFile:
+def _read_long(rows: list[list[str]], metadata: list[list[str]],
+               value_column: str) -> ReaderFile:
     header = [c.strip().lower() for c in rows[0]]
-    i_well, i_value = header.index("well"), header.index("value")
+    i_well, i_value = header.index("well"), header.index(value_column.strip().lower())
     i_plate = header.index("plate") if "plate" in header else None
     plates: set[str] = set()
     out = ReaderFile(shape="long", plate_id=None)

@@ -35,6 +35,8 @@ class PlateFolderSettings(BaseModel):
         settle_s: A file younger than this (by its modification time) is left
             for the next look: the reader may still be writing it.
         max_file_bytes: Larger files are quarantined unread.
+        value_column: Header of the values' column in long (``well,value``)
+            exports, any case (e.g. ``Abs 450``).
         job_timeout_s: A job whose plates are not all read this long after
             submission is reported failed (its unread experiments close as
             failed); None waits for ever (cancel it by hand).
@@ -58,6 +60,7 @@ class PlateFolderSettings(BaseModel):
     min_z_prime: float | None = Field(0.5, le=1)
     settle_s: float = Field(2.0, ge=0)
     max_file_bytes: int = Field(20_000_000, gt=0)
+    value_column: str = Field("value", min_length=1)
     job_timeout_s: float | None = Field(None, gt=0)
 
     @model_validator(mode="after")

@@ -90,6 +90,13 @@ def test_a_long_export_is_read():
     assert read.values == {"A1": 1.5, "B2": None} and read.texts == {"B2": "OVRFLW"}
 
 
+def test_a_long_export_may_name_its_value_column():
+    read = read_export(b"Well,Content,Abs 450\nA1,Sample X1,0.25\n", value_column="abs 450")
+    assert read.values == {"A1": 0.25} and read.plate_id is None
+    with pytest.raises(UnreadableFile, match="'well' and 'value' columns"):
+        read_export(b"Well,Content,Abs 450\nA1,Sample X1,0.25\n")
+
+
 def test_a_grid_export_with_metadata_is_read():
     lines = ["Software Version,3.1", "Plate ID: P7", "Wavelength,450 nm", "",
              "," + ",".join(str(c) for c in range(1, 13))]
