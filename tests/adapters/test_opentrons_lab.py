@@ -11,18 +11,12 @@ import pytest
 
 from adapters import (
     BatchRequest, ExperimentRequest, JobStatus, LabRejected, LabUnavailable, ResultStatus,
-    make_adapter, registry,
+    make_adapter,
 )
 from adapters.opentrons_lab import OpentronsLab, OpentronsSettings
 from adapters.testing import FakeRobotServer
 
 from .test_plates_folder import _drop, _long, _ok, _values
-
-
-@pytest.fixture
-def scratch_registry(monkeypatch):
-    monkeypatch.setattr(registry, "_KINDS", dict(registry._KINDS))
-    monkeypatch.setattr(registry, "_BROKEN_PLUGINS", None)
 
 
 def _settings(tmp_path, **overrides) -> OpentronsSettings:

@@ -8,8 +8,8 @@ from ..loop.conftest import small_spec
 from .test_plates_folder import _drop, _long, _values
 
 
-def test_a_campaign_round_goes_out_as_a_plate_and_comes_back_from_the_reader(shared_data,
-                                                                             tmp_path):
+def test_a_campaign_round_goes_out_as_a_plate_and_comes_back_from_the_reader(
+        shared_data, tmp_path, scratch_registry):
     from loop.campaign import Campaign, Experiment, SqlStore
 
     settings = {"inbox": str(tmp_path / "inbox"), "outbox": str(tmp_path / "outbox"),

@@ -9,19 +9,12 @@ import pytest
 
 from adapters import (
     BatchRequest, ExperimentRequest, JobStatus, LabRejected, MeasurementResult, RejectedResult,
-    ResultStatus, make_adapter, registry,
+    ResultStatus, make_adapter,
 )
 from adapters.plates import PlateFolderLab, PlateFolderSettings, PlateMap, Role
 from adapters.plates.layout import FORMATS
 
 SIGNAL = {"KO:ZAP70": 30.0, "KO:CBLB": 80.0, "KO:CD5": 55.0}
-
-
-@pytest.fixture
-def scratch_registry(monkeypatch):
-    """Let a test load the shipped plug-ins without leaving them registered."""
-    monkeypatch.setattr(registry, "_KINDS", dict(registry._KINDS))
-    monkeypatch.setattr(registry, "_BROKEN_PLUGINS", None)
 
 
 def _settings(tmp_path, **overrides) -> PlateFolderSettings:
