@@ -17,8 +17,12 @@ saved in ``<state_dir>/robot.json`` as soon as it is known.
 
 A run that fails, or is stopped on the robot, fails its plate: its
 experiments come back as failed results naming the run's error and the
-failing command from the run's command log. `cancel` stops the current run
-and cancels the job's plates.
+failing command from the run's command log; so does a protocol or run the
+robot refuses (a 4xx other than 409, e.g. a run it no longer knows), and the
+job goes on with its other plates. `cancel` cancels the job's plates and
+stops the current run. A robot that cannot be reached at `submit` does not
+refuse the batch (its plates are planned; `poll` starts the robot); at `poll`
+it is `LabUnavailable`.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from adapters.base import (
     BatchRequest,
     JobProgress,
     JobStatus,
+    LabError,
     LabRejected,
     LabUnavailable,
     MeasurementResult,
@@ -120,8 +125,8 @@ class OpentronsLab:
         receipt = self.plates.submit(batch)
         try:
             self._advance(receipt.job_id)
-        except LabUnavailable as error:
-            self._notes[receipt.job_id] = f"robot not reached yet: {clip(str(error), 200)}"
+        except LabError as error:  # the plates are the receipt; the robot is progress
+            self._notes[receipt.job_id] = f"robot not started yet: {clip(str(error), 200)}"
         return receipt
 
     def poll(self, job_id: str) -> JobProgress:
@@ -185,9 +190,17 @@ class OpentronsLab:
                 run = state.runs[plate_id]
                 if status[plate_id] != "open" or run.protocol_id is None:
                     continue
-                if run.status in TERMINAL:
+                if run.status in TERMINAL or run.status == "refused":
                     continue  # filled (waiting for its read) or failed already
-                if not self._follow(job_id, plate_id, run, state):
+                try:
+                    is_over = self._follow(job_id, plate_id, run, state)
+                except LabRejected as error:  # the robot refuses this plate's run: final
+                    run.status = "refused"
+                    self._save(state)
+                    self.plates.fail_plate(job_id, plate_id,
+                                           f"the robot refused its run: {error.detail}")
+                    continue
+                if not is_over:
                     break  # this plate's run is going (or the robot is busy): one at a time
 
     def _upload(self, job_id: str, plate: PlateMap, run: PlateRun) -> None:
@@ -223,8 +236,13 @@ class OpentronsLab:
         played = any(a.get("actionType") == "play" for a in info.get("actions", [])
                      if isinstance(a, dict))
         if run.status == "idle" and not played:
-            self.robot.act(run.run_id, "play")
-            run.played_at, run.status = self._clock(), "running"
+            try:
+                self.robot.act(run.run_id, "play")
+            except LabRejected as error:
+                if error.status != 409:  # 409: not playable now (e.g. played meanwhile)
+                    raise
+            else:
+                run.played_at, run.status = self._clock(), "running"
         elif run.played_at is None and played:
             run.played_at = self._clock()
         self._save(state)

@@ -191,6 +191,16 @@ def test_the_kind_and_its_settings_come_through_the_entry_point(scratch_registry
     assert fields == ["base_url", "api_version"]
 
 
+def test_a_run_the_robot_no_longer_knows_fails_its_plate_and_the_job_goes_on(tmp_path):
+    robot = FakeRobotServer(commands_per_poll=1)
+    lab = _lab(tmp_path, robot)
+    job = lab.submit(_batch()).job_id
+    robot.runs.clear()  # e.g. someone deleted it on the robot
+    assert lab.poll(job).status == JobStatus.FAILED
+    (first, *_) = lab.collect(job)
+    assert "the robot refused its run: Run run-0003 was not found." in first.error
+
+
 def test_a_404_from_the_robot_is_a_rejection(tmp_path):
     lab = _lab(tmp_path, FakeRobotServer())
     with pytest.raises(LabRejected) as raised:
