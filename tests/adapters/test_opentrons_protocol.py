@@ -85,38 +85,46 @@ def test_a_full_384_well_plate_takes_four_tip_racks():
 def simulated(tmp_path_factory):
     """Simulate, in one process (its import takes seconds), a 96- and a 384-well plate and a bad one."""
     folder = tmp_path_factory.mktemp("protocols")
-    plates = {"96": _plate(3), "384": _plate(10, n_wells=384, skip_edges=True),
-              "bad": _plate(2)}
+    plates = {"96": _plate(3), "384": _plate(10, n_wells=384, skip_edges=True)}
+    cases = {(robot, name): plate for robot in ("Flex", "OT-2") for name, plate in plates.items()}
+    cases[("Flex", "bad")] = _plate(2)
     paths = []
-    for name, plate in plates.items():
-        path = folder / f"{name}.protocol.py"
+    for (robot, name), plate in cases.items():
+        path = folder / f"{robot}-{name}.protocol.py"
         volume = 500.0 if name == "bad" else 5.0  # 500 uL in a 50 uL pipette
         path.write_text(protocol_source(plate, job_id="ifng-r0-j1", volume_ul=volume,
-                                        deck=DeckSettings()))
+                                        deck=DeckSettings(robot_type=robot)))
         paths.append(path)
-    return plates, dict(zip(plates, simulate_protocols(paths, python=SIMULATOR)))
+    return cases, dict(zip(cases, simulate_protocols(paths, python=SIMULATOR)))
+
+
+#: the first pick-up and the assay plate's slot of each robot type's deck
+DECKS = {"Flex": ("Opentrons Flex 96 Tip Rack 50 µL on slot C1", "D2", "A3"),
+         "OT-2": ("Opentrons OT-2 96 Tip Rack 20 µL on slot 3", "2", "12")}
 
 
 @needs_simulator
+@pytest.mark.parametrize("robot", ["Flex", "OT-2"])
 @pytest.mark.parametrize("name", ["96", "384"])
-def test_opentrons_simulate_runs_the_generated_protocols(simulated, name):
-    plates, logs = simulated
-    plate, log = plates[name], logs[name]
+def test_opentrons_simulate_runs_the_generated_protocols(simulated, robot, name):
+    cases, logs = simulated
+    plate, log = cases[(robot, name)], logs[(robot, name)]
+    tips, assay_slot, trash_slot = DECKS[robot]
     assert not isinstance(log, Exception), log
     assert len(log) == 4 * len(plate.wells)
-    assert log[0].startswith("Picking up tip from A1 of Opentrons Flex 96 Tip Rack 50")
+    assert log[0] == f"Picking up tip from A1 of {tips}"
     first = min(plate.wells, key=lambda w: ("ABCDEFGHIJKLMNOP".index(w.well[0]),
                                             int(w.well[1:])))
-    assert f"into {first.well} of assay plate ifng-r0-j1-p1 on slot D2" in log[2]
+    assert f"into {first.well} of assay plate ifng-r0-j1-p1 on slot {assay_slot}" in log[2]
     assert sum(line.startswith("Dispensing 5.0 uL") for line in log) == len(plate.wells)
-    assert log[-1] == "Dropping tip into Trash Bin on slot A3"
+    assert log[-1] == f"Dropping tip into Trash Bin on slot {trash_slot}"
 
 
 @needs_simulator
 def test_opentrons_simulate_refuses_a_protocol_it_cannot_run(simulated):
     _, logs = simulated
-    assert isinstance(logs["bad"], RuntimeError)
-    assert "opentrons.simulate refused" in str(logs["bad"])
+    assert isinstance(logs[("Flex", "bad")], RuntimeError)
+    assert "Cannot aspirate 500.0 µL when only 50 is available" in str(logs[("Flex", "bad")])
 
 
 @pytest.mark.skipif(importlib.util.find_spec("opentrons") is not None,
