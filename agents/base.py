@@ -10,6 +10,8 @@ import torch
 from botorch.models.model import Model
 from torch import Tensor
 
+from instruments.base import InstrumentBase, ModelInstrument
+
 
 @runtime_checkable
 class Strategy(Protocol):
@@ -22,7 +24,7 @@ class Strategy(Protocol):
 
     def propose(
         self,
-        model: Model,
+        model: Model | None,
         candidates: Tensor,
         q: int,
         pending: Tensor | None = None,
@@ -32,8 +34,9 @@ class Strategy(Protocol):
         """Return a `q`-dim long tensor of distinct row indices into `candidates`.
 
         Args:
-            model: a fitted instrument (any BoTorch `Model`; a `sample_pool`
-                method is used when present for joint samples over the pool).
+            model: a fitted instrument (`instruments.InstrumentBase`; a plain
+                BoTorch `Model` is wrapped), or None for a strategy that
+                chooses without one.
             candidates: `n x d` features of the candidates still allowed.
             q: batch size; at most `n`.
             pending: `p x d` features of experiments dispatched but not yet
@@ -77,23 +80,44 @@ def validate_request(candidates: Tensor, q: int, pending: Tensor | None) -> Tens
     return pending if pending.shape[0] > 0 else None
 
 
+def as_instrument(model: Model | None) -> InstrumentBase | None:
+    """Return `model` as an instrument: itself, a plain BoTorch `Model` wrapped, or None.
+
+    The one place agents accept a model that is not an `InstrumentBase`: the
+    wrapper (`instruments.ModelInstrument`) gives it the base class's
+    defaults and no observation noise.
+    """
+    if model is None or isinstance(model, InstrumentBase):
+        return model
+    if isinstance(model, Model):
+        return ModelInstrument(model)
+    raise StrategyError(f"expected an instrument or a BoTorch Model, got {type(model).__name__}")
+
+
 class StrategyBase(ABC):
     """Shared behaviour: public `propose` validates and times, `_propose` chooses.
 
     Attributes:
         name: the registry name, set by `register_strategy`.
+        needs_model: False for strategies that choose without a model
+            (`model=None` is then allowed).
         last_seconds: wall-clock seconds of the last `propose`, model calls included.
+        last_acquisition: `q` acquisition values of the last batch, each as
+            scored when picked, for strategies that score (else None).
     """
 
     name: str = "strategy"
+    needs_model: bool = True
     last_seconds: float | None = None
+    last_acquisition: Tensor | None = None
 
-    def propose(self, model: Model, candidates: Tensor, q: int,
+    def propose(self, model: Model | None, candidates: Tensor, q: int,
                 pending: Tensor | None = None, *, seed: int = 0) -> Tensor:
         """Return a `q`-dim long tensor of distinct row indices into `candidates`.
 
         Args:
-            model: a fitted single-output instrument (any BoTorch `Model`).
+            model: a fitted single-output instrument (a plain BoTorch `Model`
+                is wrapped); None for a strategy that does not need one.
             candidates: `n x d` features of the candidates still allowed.
             q: batch size, `1 <= q <= n`.
             pending: `p x d` features of experiments dispatched but not measured.
@@ -101,14 +125,20 @@ class StrategyBase(ABC):
         """
         start = time.perf_counter()
         pending = validate_request(candidates, q, pending)
-        indices = self._propose(model, candidates, q, pending, int(seed))
+        if model is None and self.needs_model:
+            raise StrategyError(f"strategy {self.name!r} needs a fitted instrument")
+        self.last_acquisition = None
+        indices = self._propose(as_instrument(model), candidates, q, pending, int(seed))
         self.last_seconds = time.perf_counter() - start
         return indices
 
     @abstractmethod
-    def _propose(self, model: Model, candidates: Tensor, q: int,
+    def _propose(self, model: InstrumentBase | None, candidates: Tensor, q: int,
                  pending: Tensor | None, seed: int) -> Tensor:
-        """Choose `q` indices from a validated request (`pending` is `p x d`, p > 0, or None)."""
+        """Choose `q` indices from a validated request (`pending` is `p x d`, p > 0, or None).
+
+        May set `self.last_acquisition` to the `q` values the picks were scored with.
+        """
 
     def __repr__(self) -> str:
         options = ", ".join(f"{k}={v!r}" for k, v in vars(self).items()

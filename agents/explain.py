@@ -6,20 +6,19 @@ import torch
 from botorch.models.model import Model
 from torch import Tensor
 
-from agents.base import StrategyError
-from agents.pool import MAX_BATCH_SIZE, pool_moments
+from agents.base import StrategyError, as_instrument
+from agents.pool import pool_moments
 
 
 def explain(model: Model, candidates: Tensor, indices: Tensor,
-            max_batch_size: int = MAX_BATCH_SIZE,
             observation_noise: bool = False) -> dict[str, Tensor]:
     """Return the posterior mean and sd of the proposed candidates.
 
     Args:
-        model: the instrument the proposal was made with.
+        model: the instrument the proposal was made with (a plain BoTorch
+            `Model` is wrapped).
         candidates: `n x d` features the indices point into.
         indices: `q`-dim long tensor of row indices.
-        max_batch_size: points per `model.posterior` call.
         observation_noise: give the sd of a measurement rather than of the
             latent function (what calibration against measured values needs).
 
@@ -35,6 +34,6 @@ def explain(model: Model, candidates: Tensor, indices: Tensor,
         return {"mean": empty, "sd": empty.clone()}
     if int(indices.min()) < 0 or int(indices.max()) >= candidates.shape[0]:
         raise StrategyError(f"indices out of range for {candidates.shape[0]} candidates")
-    mean, variance = pool_moments(model, candidates[indices], max_batch_size,
+    mean, variance = pool_moments(as_instrument(model), candidates[indices],
                                   observation_noise=observation_noise)
     return {"mean": mean, "sd": variance.sqrt()}

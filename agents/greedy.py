@@ -24,13 +24,11 @@ from botorch.acquisition.analytic import (
     PosteriorStandardDeviation,
     UpperConfidenceBound,
 )
-from botorch.models.model import Model
 from torch import Tensor
 
 from agents.base import StrategyBase, StrategyError
 from agents.fantasy import ExactFantasy, Fantasy
 from agents.pool import (
-    MAX_BATCH_SIZE,
     _PoolModel,
     cross_covariance,
     index_points,
@@ -39,6 +37,7 @@ from agents.pool import (
     pool_samples,
 )
 from agents.registry import register_strategy
+from instruments.base import InstrumentBase
 
 #: Default largest pool (pending plus candidates) given exact fantasies.
 EXACT_MAX = 6000
@@ -62,7 +61,7 @@ def n_fantasy_samples(n_samples: int | None, n_fantasies: int) -> int:
 
 def _select_greedy(make_acquisition: AcquisitionFactory, mean: Tensor,
                    variance: Tensor, fantasy: Fantasy | ExactFantasy | None, n_pending: int,
-                   q: int, best_f: float) -> Tensor:
+                   q: int, best_f: float) -> tuple[Tensor, Tensor]:
     """Pick `q` candidates one by one, fantasising each pick.
 
     Args:
@@ -76,7 +75,8 @@ def _select_greedy(make_acquisition: AcquisitionFactory, mean: Tensor,
         best_f: believed best value so far; raised by each believed mean.
 
     Returns:
-        A `q`-dim long tensor of distinct candidate indices (`0 .. n - 1`).
+        A `q`-dim long tensor of distinct candidate indices (`0 .. n - 1`) and
+        the `q` acquisition values they were picked with.
     """
     p = n_pending
     n = mean.shape[0] - p
@@ -89,17 +89,18 @@ def _select_greedy(make_acquisition: AcquisitionFactory, mean: Tensor,
     X = index_points(n, mean.dtype)
     taken = torch.zeros(n, dtype=torch.bool)
     chosen = torch.empty(q, dtype=torch.long)
+    values = torch.empty(q, dtype=torch.float64)
     for k in range(q):
         with torch.no_grad():
             scores = make_acquisition(pool, best_f)(X)
         scores = torch.nan_to_num(scores, nan=-torch.inf).masked_fill(taken, -torch.inf)
         j = int(scores.argmax())
-        chosen[k] = j
+        chosen[k], values[k] = j, scores[j]
         taken[j] = True
         if k < q - 1:
             fantasy.condition(p + j)
             best_f = max(best_f, float(mean[p + j]))
-    return chosen
+    return chosen, values
 
 
 class GreedyStrategy(StrategyBase):
@@ -109,7 +110,7 @@ class GreedyStrategy(StrategyBase):
     """
 
     def __init__(self, *, n_samples: int | None = None, noise: float | None = None,
-                 max_batch_size: int = MAX_BATCH_SIZE, exact_max: int = EXACT_MAX,
+                 exact_max: int = EXACT_MAX,
                  exact_max_fantasies: int = EXACT_MAX_FANTASIES) -> None:
         """Set the fantasy options.
 
@@ -118,7 +119,6 @@ class GreedyStrategy(StrategyBase):
                 `max(256, 2 * (p + q - 1))`.
             noise: noise variance of a fantasy observation; default
                 `model.noise_variance`, else a small fraction of the pool variance.
-            max_batch_size: points per `model.posterior` call.
             exact_max: largest pool (pending plus candidates) whose fantasies
                 are exact (covariances from the model's joint posterior); 0
                 always samples.
@@ -127,13 +127,10 @@ class GreedyStrategy(StrategyBase):
         """
         if n_samples is not None and n_samples < 2:
             raise StrategyError(f"n_samples must be at least 2, got {n_samples}")
-        if max_batch_size < 1:
-            raise StrategyError(f"max_batch_size must be positive, got {max_batch_size}")
         self.n_samples = n_samples
         self.noise = noise
         if exact_max < 0 or exact_max_fantasies < 0:
             raise StrategyError("exact_max and exact_max_fantasies must be >= 0")
-        self.max_batch_size = max_batch_size
         self.exact_max = exact_max
         self.exact_max_fantasies = exact_max_fantasies
 
@@ -145,28 +142,30 @@ class GreedyStrategy(StrategyBase):
         """Return the analytic acquisition that scores `pool`'s `n x 1 x 1` indices."""
         raise NotImplementedError
 
-    def _best_f(self, model: Model, mean: Tensor) -> float:
+    def _best_f(self, model: InstrumentBase, mean: Tensor) -> float:
         """Return the best value so far; only improvement-based strategies use it."""
         return float(mean.max())
 
-    def _propose(self, model: Model, candidates: Tensor, q: int,
+    def _propose(self, model: InstrumentBase, candidates: Tensor, q: int,
                  pending: Tensor | None, seed: int) -> Tensor:
         p = 0 if pending is None else pending.shape[0]
         X = candidates if pending is None else torch.cat([pending, candidates])
-        mean, variance = pool_moments(model, X, self.max_batch_size)
+        mean, variance = pool_moments(model, X)
         best_f = self._best_f(model, mean[p:])
         fantasy = None
         if (p > 0 or q > 1) and self._exact(X.shape[0], p + q - 1):
             noise = observation_noise(model, variance, self.noise)
             fantasy = ExactFantasy(
-                lambda j: cross_covariance(model, X, X[j:j + 1], self.max_batch_size),
+                lambda j: cross_covariance(model, X, X[j:j + 1]),
                 variance, noise)
         elif p > 0 or q > 1:
             S = n_fantasy_samples(self.n_samples, p + q - 1)
-            samples = pool_samples(model, X, S, seed, (mean, variance))
+            samples = pool_samples(model, X, S, seed)
             noise = observation_noise(model, variance, self.noise)
             fantasy = Fantasy(samples, variance, noise)
-        return _select_greedy(self._acquisition, mean, variance, fantasy, p, q, best_f)
+        chosen, self.last_acquisition = _select_greedy(
+            self._acquisition, mean, variance, fantasy, p, q, best_f)
+        return chosen
 
 
 @register_strategy("ucb")
@@ -203,12 +202,11 @@ class EIStrategy(GreedyStrategy):
         super().__init__(**options)
         self.best_f = best_f
 
-    def _best_f(self, model: Model, mean: Tensor) -> float:
+    def _best_f(self, model: InstrumentBase, mean: Tensor) -> float:
         if self.best_f is not None:
             return float(self.best_f)
-        train_Y = getattr(model, "train_Y", None)
-        if isinstance(train_Y, Tensor) and train_Y.numel() > 0:
-            return float(train_Y.max())
+        if model.train_Y is not None and model.train_Y.numel() > 0:
+            return float(model.train_Y.max())
         return float(mean.max())
 
     def _acquisition(self, pool: _PoolModel, best_f: float) -> AcquisitionFunction:

@@ -1,55 +1,40 @@
-"""The strategy registry: names to classes, filled by a decorator."""
+"""The strategy registry: names to classes, filled by a decorator.
+
+The same `Registry` and conventions as the instruments' (`instruments.registry`).
+"""
 
 from __future__ import annotations
 
-from typing import Callable, TypeVar
+from typing import Any, Callable, TypeVar
 
 from agents.base import StrategyBase
+from instruments.registry import Registry
 
 S = TypeVar("S", bound=type[StrategyBase])
 
-_STRATEGIES: dict[str, type[StrategyBase]] = {}
+_STRATEGIES: Registry[type[StrategyBase]] = Registry("strategy")
 
 
 def register_strategy(name: str) -> Callable[[S], S]:
-    """Register a strategy class under `name` (and set its `name`).
-
-    Raises:
-        ValueError: if `name` is already registered.
-    """
-
-    def decorator(cls: S) -> S:
-        if name in _STRATEGIES:
-            raise ValueError(
-                f"strategy {name!r} is already registered to "
-                f"{_STRATEGIES[name].__qualname__}"
-            )
-        cls.name = name
-        _STRATEGIES[name] = cls
-        return cls
-
-    return decorator
+    """Register a strategy class under `name`, e.g. "ucb"; refuse a name already taken."""
+    return _STRATEGIES.register(name)
 
 
 def strategy_names() -> list[str]:
     """Return the registered strategy names, sorted."""
-    return sorted(_STRATEGIES)
+    return _STRATEGIES.names()
 
 
-def make_strategy(name: str, **options) -> StrategyBase:
+def strategy_class(name: str) -> type[StrategyBase]:
+    """Return the strategy class registered as `name`."""
+    return _STRATEGIES.get(name)
+
+
+def make_strategy(name: str, **options: Any) -> StrategyBase:
     """Build the strategy registered as `name` with keyword `options`.
 
     Raises:
-        ValueError: for an unknown name (the message lists the known ones) or
-            options the strategy does not take.
+        ValueError: for an unknown name or option, or a missing one (see
+            `instruments.registry.Registry.make`).
     """
-    try:
-        cls = _STRATEGIES[name]
-    except KeyError:
-        raise ValueError(
-            f"unknown strategy {name!r}; known: {', '.join(strategy_names())}"
-        ) from None
-    try:
-        return cls(**options)
-    except TypeError as error:
-        raise ValueError(f"bad options for strategy {name!r}: {error}") from None
+    return _STRATEGIES.make(name, **options)

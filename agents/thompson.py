@@ -5,14 +5,14 @@ from __future__ import annotations
 import math
 
 import torch
-from botorch.models.model import Model
 from torch import Tensor
 
 from agents.base import StrategyBase, StrategyError
 from agents.fantasy import Fantasy
 from agents.greedy import n_fantasy_samples
-from agents.pool import MAX_BATCH_SIZE, observation_noise, pool_samples
+from agents.pool import observation_noise, pool_samples
 from agents.registry import register_strategy
+from instruments.base import InstrumentBase
 
 
 def _distinct_argmax(samples: Tensor) -> Tensor:
@@ -58,40 +58,39 @@ def _condition_samples(samples: Tensor, n_pending: int, n_keep: int, noise: floa
 class ThompsonStrategy(StrategyBase):
     """Batch Thompson sampling over the pool.
 
-    Draws joint samples with `model.sample_pool` (or, without it, independent
-    draws from the marginals, which makes this a noisy version of UCB) and takes
-    each sample's best candidate not yet in the batch. With pending points,
+    Draws joint samples with `model.sample_pool` and takes each sample's best
+    candidate not yet in the batch; a pick's acquisition value is its sample's
+    value there. With pending points,
     `max(q, n_samples)` samples over pool and pending are conditioned on
     believed observations of the pending points first (`_condition_samples`),
     and the first `q` are used.
     """
 
-    def __init__(self, *, n_samples: int | None = None, noise: float | None = None,
-                 max_batch_size: int = MAX_BATCH_SIZE) -> None:
+    def __init__(self, *, n_samples: int | None = None, noise: float | None = None) -> None:
         """Set the conditioning options (used only with pending points).
 
         Args:
             n_samples: ensemble size for conditioning; default `max(256, 2 p)`.
             noise: noise variance of a believed observation; default
                 `model.noise_variance`, else a small fraction of the variance.
-            max_batch_size: points per `model.posterior` call (fallback only).
         """
         if n_samples is not None and n_samples < 2:
             raise StrategyError(f"n_samples must be at least 2, got {n_samples}")
         self.n_samples = n_samples
         self.noise = noise
-        self.max_batch_size = max_batch_size
 
-    def _propose(self, model: Model, candidates: Tensor, q: int,
+    def _propose(self, model: InstrumentBase, candidates: Tensor, q: int,
                  pending: Tensor | None, seed: int) -> Tensor:
         if pending is None:
-            samples = pool_samples(model, candidates, q, seed,
-                                   max_batch_size=self.max_batch_size)
-            return _distinct_argmax(samples)
-        p = pending.shape[0]
-        S = max(q, 2, n_fantasy_samples(self.n_samples, p))
-        X = torch.cat([pending, candidates])
-        samples = pool_samples(model, X, S, seed, max_batch_size=self.max_batch_size)
-        noise = observation_noise(model, samples.var(0), self.noise)
-        conditioned = _condition_samples(samples, p, q, noise)
-        return _distinct_argmax(conditioned[:, p:])
+            samples = pool_samples(model, candidates, q, seed)
+        else:
+            p = pending.shape[0]
+            S = max(q, 2, n_fantasy_samples(self.n_samples, p))
+            X = torch.cat([pending, candidates])
+            samples = pool_samples(model, X, S, seed)
+            noise = observation_noise(model, samples.var(0), self.noise)
+            samples = _condition_samples(samples, p, q, noise)[:, p:]
+        chosen = _distinct_argmax(samples)
+        # each pick is scored by the value its own sample gives it
+        self.last_acquisition = samples[torch.arange(q), chosen].double()
+        return chosen

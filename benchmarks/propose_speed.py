@@ -26,6 +26,7 @@ from botorch.sampling.pathwise import draw_matheron_paths
 from gpytorch.mlls import ExactMarginalLogLikelihood
 
 from agents import make_strategy, strategy_names
+from instruments import ModelInstrument
 
 N_POOL, N_FEATURES, N_TRAIN, Q, N_PENDING = 18_418, 64, 640, 128, 128
 
@@ -53,33 +54,24 @@ class PathwiseGP(SingleTaskGP):
             return paths.output_transform(torch.cat(chunks, -1))
 
 
-class TimedModel(Model):
-    """Forward `posterior` and `sample_pool` to a model, adding up their seconds."""
+class TimedModel(ModelInstrument):
+    """The GP as an instrument, adding up the seconds spent in its posterior and samples."""
 
-    def __init__(self, model: Model) -> None:
-        super().__init__()
-        self.inner = model
+    def __init__(self, model: PathwiseGP) -> None:
+        super().__init__(model, noise_variance=model.noise_variance)
         self.seconds = 0.0
 
-    @property
-    def num_outputs(self) -> int:
-        return 1
-
-    @property
-    def noise_variance(self) -> float:
-        return self.inner.noise_variance
-
-    def posterior(self, X, **kwargs):
+    def _posterior(self, X, observation_noise):
         start = time.perf_counter()
         try:
-            return self.inner.posterior(X, **kwargs)
+            return super()._posterior(X, observation_noise)
         finally:
             self.seconds += time.perf_counter() - start
 
     def sample_pool(self, X, n_samples, seed=0):
         start = time.perf_counter()
         try:
-            return self.inner.sample_pool(X, n_samples, seed=seed)
+            return self.model.sample_pool(X, n_samples, seed=seed)
         finally:
             self.seconds += time.perf_counter() - start
 
@@ -118,14 +110,14 @@ def main() -> None:
     print(f"pool {N_POOL} x {N_FEATURES}, GP fitted on {N_TRAIN} points in "
           f"{time.perf_counter() - start:.1f} s; q={Q}, {N_PENDING} pending")
     print(f"{'strategy':<22}{'total s':>9}{'model s':>9}{'agent s':>9}")
-    runs = [(name, {}) for name in strategy_names()]
+    runs = [(name, {"column": 0} if name == "flagged" else {}) for name in strategy_names()]
     runs += [("ucb", {"n_samples": 128})]
     for name, options in runs:
         timed = TimedModel(model)
         strategy = make_strategy(name, **options)
         indices = strategy.propose(timed, candidates, Q, pending, seed=0)
         assert indices.unique().numel() == Q
-        label = name + "".join(f" S={v}" for v in options.values())
+        label = name + "".join(f" {k}={v}" for k, v in options.items())
         total = strategy.last_seconds
         print(f"{label:<22}{total:>9.2f}{timed.seconds:>9.2f}{total - timed.seconds:>9.2f}")
     seconds = time_reference(model, candidates)

@@ -62,7 +62,7 @@ class InstrumentHost:
 
     @property
     def is_fitted(self) -> bool:
-        return getattr(self.model, "train_X", None) is not None
+        return self.model.is_fitted
 
     def fit(self, train_X: Tensor, train_Y: Tensor) -> dict[str, Any]:
         """Fit the instrument to `n x d` features and `n x 1` targets, then checkpoint.
@@ -88,8 +88,7 @@ class InstrumentHost:
         """Return the `n` predictive means and `n` sds over an `n x d` pool."""
         if not self.is_fitted:
             raise InstrumentError("the instrument is not fitted yet; call fit first")
-        max_batch_size = getattr(self.model, "max_batch_size", 2048)
-        return predict_mean_sd(self.model, X, max_batch_size=max_batch_size,
+        return predict_mean_sd(self.model, X, max_batch_size=self.model.max_batch_size,
                                observation_noise=observation_noise)
 
     def sample_pool(self, X: Tensor, n_samples: int, seed: int = 0) -> Tensor:

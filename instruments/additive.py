@@ -1,3 +1,4 @@
+# One concept past 300 lines: fitting, prediction and sampling share one cached Cholesky.
 """A GP whose kernel is a sum of ARD RBF kernels, one per block of features.
 
     k(x, x') = sum_b s_b exp(-|(x_b - x'_b) / l_b|^2 / 2)  [+ s_all RBF(x, x')]
@@ -15,8 +16,8 @@ for effects that only show in combination.
 Priors follow BoTorch's defaults per block (Hvarfner et al., 2024): log-normal
 lengthscales scaled by `sqrt(d_b)`, a Gamma(2, 4) outputscale per component,
 a log-normal(-4, 1) noise; hyperparameters are the MAP estimate by one
-L-BFGS-B run from the previous fit (warm start). Everything is written
-directly in torch (no gpytorch modules), so a fit over 100 points takes
+L-BFGS-B run from the previous fit (warm start). The kernel and marginal
+likelihood are written directly in torch (no gpytorch modules), so a fit over 100 points takes
 milliseconds per iteration, and predictions over a pool, exact posterior
 cross-covariances for the agents' fantasies, and joint pool samples (random
 Fourier features per block plus Matheron's update) are a few matrix products.
@@ -25,6 +26,7 @@ Fourier features per block plus Matheron's update) are a few matrix products.
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from typing import Sequence
 
 import numpy as np
@@ -33,6 +35,7 @@ from botorch.posteriors.gpytorch import GPyTorchPosterior
 from gpytorch.distributions import MultivariateNormal
 from scipy import optimize as sopt
 from torch import Tensor
+from torch.distributions import Distribution, Gamma, LogNormal
 
 from instruments.base import InstrumentBase, InstrumentError
 from instruments.calibration import fit_variance_scale
@@ -49,14 +52,19 @@ _SCALE_PRIOR = (2.0, 4.0)
 _NOISE_PRIOR = (-4.0, 1.0)
 
 
-def _lognormal_logpdf(x: Tensor, loc: float, scale: float) -> Tensor:
-    return -torch.log(x) - math.log(scale) - 0.5 * math.log(2 * math.pi) \
-        - 0.5 * ((torch.log(x) - loc) / scale) ** 2
+def _float64(family: type[Distribution], *params: float) -> Distribution:
+    """Return a `torch.distributions` prior with float64 parameters (float32 by default)."""
+    return family(*(torch.tensor(p, dtype=torch.float64) for p in params), validate_args=False)
 
 
-def _gamma_logpdf(x: Tensor, concentration: float, rate: float) -> Tensor:
-    return concentration * math.log(rate) - math.lgamma(concentration) \
-        + (concentration - 1) * torch.log(x) - rate * x
+_SCALE_DENSITY = _float64(Gamma, *_SCALE_PRIOR)
+_NOISE_DENSITY = _float64(LogNormal, *_NOISE_PRIOR)
+
+
+@lru_cache(maxsize=None)
+def _lengthscale_density(d: int) -> Distribution:
+    """Return BoTorch's dimension-scaled lengthscale prior for a block of `d` columns."""
+    return _float64(LogNormal, _SQRT2 + 0.5 * math.log(d), _SQRT3)
 
 
 @register_instrument("additive")
@@ -95,10 +103,6 @@ class AdditiveGP(InstrumentBase):
         self.train_X: Tensor | None = None
         self.train_Y: Tensor | None = None
         self._cache: dict[str, Tensor] | None = None
-
-    @property
-    def batch_shape(self) -> torch.Size:
-        return torch.Size()
 
     @property
     def is_fitted(self) -> bool:
@@ -146,19 +150,15 @@ class AdditiveGP(InstrumentBase):
         return torch.cat(parts).double()
 
     # -- kernel ------------------------------------------------------------------
-    def _block_kernels(self, A: Tensor, B: Tensor, lengths: list[Tensor]):
-        """Yield each component's unit-scale RBF kernel between `A` and `B`, one at a time."""
-        for cols, ell in zip(self._components(), lengths):
-            a, b = A[..., cols] / ell, B[..., cols] / ell
-            sq = (a * a).sum(-1)[..., :, None] + (b * b).sum(-1)[..., None, :] \
-                - 2.0 * a @ b.transpose(-1, -2)
-            yield torch.exp(-0.5 * sq.clamp_min(0.0))
-
     def _kernel(self, A: Tensor, B: Tensor, scales: list[Tensor],
                 lengths: list[Tensor]) -> Tensor:
         """Return `k(A, B)`, `(...) x m x k` for `(...) x m x d` and `(...) x k x d`."""
         K = None
-        for s, k in zip(scales, self._block_kernels(A, B, lengths)):
+        for cols, s, ell in zip(self._components(), scales, lengths):
+            a, b = A[..., cols] / ell, B[..., cols] / ell
+            sq = (a * a).sum(-1)[..., :, None] + (b * b).sum(-1)[..., None, :] \
+                - 2.0 * a @ b.transpose(-1, -2)
+            k = torch.exp(-0.5 * sq.clamp_min(0.0))
             K = s * k if K is None else K + s * k
         return K
 
@@ -171,11 +171,10 @@ class AdditiveGP(InstrumentBase):
         alpha = torch.cholesky_solve(r, L)
         mll = -0.5 * (r * alpha).sum() - torch.log(torch.diagonal(L)).sum() \
             - 0.5 * n * math.log(2 * math.pi)
-        prior = sum(_gamma_logpdf(s, *_SCALE_PRIOR) for s in scales)
+        prior = _SCALE_DENSITY.log_prob(torch.stack(scales)).sum()
         for cols, ell in zip(self._components(), lengths):
-            loc = _SQRT2 + 0.5 * math.log(len(cols))
-            prior = prior + _lognormal_logpdf(ell, loc, _SQRT3).sum()
-        prior = prior + _lognormal_logpdf(noise, *_NOISE_PRIOR)
+            prior = prior + _lengthscale_density(len(cols)).log_prob(ell).sum()
+        prior = prior + _NOISE_DENSITY.log_prob(noise)
         return -(mll + prior) / n
 
     # -- fitting -------------------------------------------------------------------
@@ -225,8 +224,6 @@ class AdditiveGP(InstrumentBase):
         """Compute (once per `theta`) the Cholesky factor and weights the predictions use."""
         if self._cache is not None and torch.equal(self._cache["theta"], self.theta):
             return self._cache
-        if not self.is_fitted:
-            raise InstrumentError("the additive GP is not fitted yet; call fit first")
         scales, lengths, noise, mean = self._unpack(self.theta)
         X, yn = self.train_X, self._standardised()
         n = X.shape[0]
@@ -253,21 +250,13 @@ class AdditiveGP(InstrumentBase):
         return out
 
     # -- prediction ----------------------------------------------------------------
-    def _check(self, X: Tensor) -> None:
-        if not self.is_fitted:
-            raise InstrumentError("the additive GP is not fitted yet; call fit first")
-        if X.shape[-1] != self.train_X.shape[-1]:
-            raise InstrumentError(f"expected {self.train_X.shape[-1]} features, got {X.shape[-1]}")
-
     def _parts(self):
         cache = self._prepare()
         scales, lengths, noise, mean = self._unpack(self.theta)
         return cache, scales, lengths, mean
 
-    def posterior(self, X: Tensor, output_indices=None, observation_noise=False,
-                  posterior_transform=None, **kwargs) -> GPyTorchPosterior:
+    def _posterior(self, X: Tensor, observation_noise: bool | Tensor) -> GPyTorchPosterior:
         """Return the joint posterior over `(b) x q x d` points, in target units."""
-        self._check(X)
         cache, scales, lengths, mean0 = self._parts()
         X = X.double()
         Kxz = self._kernel(X, self.train_X, scales, lengths)  # (b) x q x n
@@ -282,13 +271,11 @@ class AdditiveGP(InstrumentBase):
         if observation_noise is True:
             covar = covar + eye * self.noise_variance
         mean = mean * sd + self.y_stats[0]
-        posterior = GPyTorchPosterior(MultivariateNormal(mean, covar))
-        if posterior_transform is not None:
-            return posterior_transform(posterior)
-        return posterior
+        return GPyTorchPosterior(MultivariateNormal(mean, covar))
 
-    def predict_moments(self, X: Tensor) -> tuple[Tensor, Tensor]:
-        """Return the latent mean and variance over an `n x d` pool, in chunks."""
+    def predict_moments(self, X: Tensor, observation_noise: bool = False
+                        ) -> tuple[Tensor, Tensor]:
+        """Return the mean and variance over an `n x d` pool, in chunks, without a covariance."""
         self._check(X)
         cache, scales, lengths, mean0 = self._parts()
         sd = float(self.y_stats[1])
@@ -300,7 +287,10 @@ class AdditiveGP(InstrumentBase):
             means.append(mean0 + (Kxz @ cache["alpha"]).squeeze(-1))
             variances.append((prior - (V * V).sum(0)).clamp_min(1e-12))
         mean = torch.cat(means) * sd + self.y_stats[0]
-        return mean.detach(), (torch.cat(variances) * sd**2 * self.calibration_scale).detach()
+        variance = torch.cat(variances) * sd**2 * self.calibration_scale
+        if observation_noise:
+            variance = variance + self.noise_variance
+        return mean.detach(), variance.detach()
 
     def cross_covariance(self, X: Tensor, x: Tensor) -> Tensor:
         """Return the posterior covariance between each of `m x d` points `X` and `1 x d` `x`."""

@@ -21,7 +21,7 @@ def instrument_state(model: InstrumentBase) -> dict[str, Any]:
     Args:
         model: A fitted instrument with `train_X` (`n x d`) and `train_Y` (`n x 1`).
     """
-    if getattr(model, "train_X", None) is None:
+    if not model.is_fitted or model.train_X is None:
         raise InstrumentError("cannot checkpoint an instrument that is not fitted")
     return {
         "train_X": model.train_X.detach().clone(),

@@ -11,7 +11,7 @@ from gpytorch.distributions import MultivariateNormal
 from linear_operator.operators import DiagLinearOperator
 from torch import Tensor, nn
 
-from instruments.base import InstrumentBase, InstrumentError
+from instruments.base import InstrumentBase
 from instruments.calibration import fit_variance_scale
 from instruments.registry import register_instrument
 
@@ -155,10 +155,6 @@ class DeepEnsemble(InstrumentBase):
             self.register_buffer(name, None)
 
     @property
-    def batch_shape(self) -> torch.Size:
-        return torch.Size([])
-
-    @property
     def is_fitted(self) -> bool:
         return self.layers is not None and self.x_mean is not None
 
@@ -203,17 +199,10 @@ class DeepEnsemble(InstrumentBase):
         return (X.float() - self.x_mean) / self.x_std
 
     def _members(self, X: Tensor) -> tuple[Tensor, Tensor]:
-        """Return `K x N` member means and log-variances for `N x d` inputs."""
-        if not self.is_fitted:
-            raise InstrumentError("the ensemble is not fitted yet; call fit first")
-        if X.shape[-1] != self.x_mean.shape[0]:
-            raise InstrumentError(
-                f"expected {self.x_mean.shape[0]} features, got {X.shape[-1]}"
-            )
+        """Return `K x N` member means and log-variances for checked `N x d` inputs."""
         return _forward(self.layers, self._standardise(X.reshape(-1, X.shape[-1])))
 
-    def posterior(self, X: Tensor, output_indices=None, observation_noise=False,
-                  posterior_transform=None, **kwargs) -> GPyTorchPosterior:
+    def _posterior(self, X: Tensor, observation_noise: bool | Tensor) -> GPyTorchPosterior:
         """Return the calibrated predictive distribution at `X`.
 
         The variance always includes the aleatoric part, so `observation_noise`
@@ -231,10 +220,7 @@ class DeepEnsemble(InstrumentBase):
         scale = self.y_std.to(X.dtype)
         mix_mean = (mix_mean.to(X.dtype) * scale + self.y_mean.to(X.dtype)).reshape(X.shape[:-1])
         variance = (variance.to(X.dtype) * scale**2 * self.calibration_scale).reshape(X.shape[:-1])
-        posterior = GPyTorchPosterior(MultivariateNormal(mix_mean, DiagLinearOperator(variance)))
-        if posterior_transform is not None:
-            return posterior_transform(posterior)
-        return posterior
+        return GPyTorchPosterior(MultivariateNormal(mix_mean, DiagLinearOperator(variance)))
 
     def sample_pool(self, X: Tensor, n_samples: int, seed: int = 0) -> Tensor:
         """Draw joint samples of the latent (noise-free) function over a pool.
@@ -255,6 +241,7 @@ class DeepEnsemble(InstrumentBase):
         Returns:
             `s x n` samples in target units.
         """
+        self._check(X)
         with torch.no_grad():
             mean, _ = self._members(X)
         mean = mean.to(X.dtype) * self.y_std.to(X.dtype) + self.y_mean.to(X.dtype)

@@ -97,10 +97,6 @@ class GPInstrument(InstrumentBase):
         self.noise_variance = 0.0
 
     @property
-    def batch_shape(self) -> torch.Size:
-        return torch.Size([])
-
-    @property
     def is_fitted(self) -> bool:
         return self.model is not None
 
@@ -154,37 +150,16 @@ class GPInstrument(InstrumentBase):
             r = model.train_targets - model.mean_module(X)
             self.calibration_scale = fit_variance_scale(_loo_z(K, r))
 
-    def _check(self, X: Tensor) -> None:
-        if self.model is None:
-            raise InstrumentError("the GP is not fitted yet; call fit first")
-        if X.shape[-1] != self.train_X.shape[-1]:
-            raise InstrumentError(f"expected {self.train_X.shape[-1]} features, got {X.shape[-1]}")
-
-    def posterior(self, X: Tensor, output_indices=None, observation_noise=False,
-                  posterior_transform=None, **kwargs) -> GPyTorchPosterior:
-        """Return the GP posterior at `X` with covariance times `calibration_scale`.
-
-        Args:
-            X: `(b) x q x d` inputs.
-            observation_noise: Include the fitted observation noise.
-
-        Returns:
-            A posterior whose distribution has `(b) x q` mean and `(b) x q x q`
-            covariance, in target units.
-        """
-        self._check(X)
+    def _posterior(self, X: Tensor, observation_noise: bool | Tensor) -> GPyTorchPosterior:
+        """Return the GP posterior at `X` with covariance times `calibration_scale`."""
         self.model.eval()
         with settings.max_cholesky_size(_MAX_CHOLESKY):
             posterior = self.model.posterior(X.double(), observation_noise=observation_noise)
+        if self.calibration_scale == 1.0:
+            return posterior
         distribution = posterior.distribution
-        if self.calibration_scale != 1.0:
-            distribution = MultivariateNormal(
-                distribution.mean, distribution.lazy_covariance_matrix * self.calibration_scale
-            )
-            posterior = GPyTorchPosterior(distribution)
-        if posterior_transform is not None:
-            return posterior_transform(posterior)
-        return posterior
+        return GPyTorchPosterior(MultivariateNormal(
+            distribution.mean, distribution.lazy_covariance_matrix * self.calibration_scale))
 
     def _pool_mean(self, X: Tensor) -> Tensor:
         """Return the posterior mean over an `n x d` pool, in chunks."""

@@ -99,7 +99,6 @@ class BlockLinearGP(InstrumentBase):
         self.calibrate = calibrate
         self.seed = seed
         self.max_batch_size = max_batch_size
-        self.is_fitted = False
 
     # -- fitting ------------------------------------------------------------
     def _block_list(self, d: int) -> list[tuple[int, int]]:
@@ -152,7 +151,6 @@ class BlockLinearGP(InstrumentBase):
             z = (yt.squeeze(-1) - loo_mean) * diag.sqrt()
             self.calibration_scale = fit_variance_scale(z)
         self.train_X, self.train_Y = train_X, train_Y
-        self.is_fitted = True
 
     def _features(self, X: Tensor) -> Tensor:
         """Map `m x d` inputs to `m x D` weight-space features (dense)."""
@@ -162,16 +160,8 @@ class BlockLinearGP(InstrumentBase):
         return Z
 
     # -- prediction ------------------------------------------------------------
-    def _check_fitted(self) -> None:
-        if not self.is_fitted:
-            from instruments.base import InstrumentError
-
-            raise InstrumentError("the instrument is not fitted yet; call fit first")
-
-    def posterior(self, X: Tensor, output_indices=None, observation_noise=False,
-                  posterior_transform=None, **kwargs) -> GPyTorchPosterior:
+    def _posterior(self, X: Tensor, observation_noise: bool | Tensor) -> GPyTorchPosterior:
         """Return the posterior over `(b) x q x d` points (latent, or noisy if asked)."""
-        self._check_fitted()
         batch_shape, q = X.shape[:-2], X.shape[-2]
         flat = X.reshape(-1, X.shape[-1])
         Z = self._features(flat)
@@ -186,14 +176,12 @@ class BlockLinearGP(InstrumentBase):
         if observation_noise is True:
             noise = torch.full((*batch_shape, q), self.noise_variance, dtype=mean.dtype)
             covar = covar + DiagLinearOperator(noise)
-        posterior = GPyTorchPosterior(MultivariateNormal(mean, covar))
-        if posterior_transform is not None:
-            return posterior_transform(posterior)
-        return posterior
+        return GPyTorchPosterior(MultivariateNormal(mean, covar))
 
-    def predict_moments(self, X: Tensor) -> tuple[Tensor, Tensor]:
-        """Return the latent mean and variance over an `n x d` pool, in chunks."""
-        self._check_fitted()
+    def predict_moments(self, X: Tensor, observation_noise: bool = False
+                        ) -> tuple[Tensor, Tensor]:
+        """Return the mean and variance over an `n x d` pool, in chunks, without a covariance."""
+        self._check(X)
         means, variances = [], []
         for chunk in X.split(self.max_batch_size):
             Z = self._features(chunk)
@@ -203,11 +191,13 @@ class BlockLinearGP(InstrumentBase):
             variances.append(((Z**2).sum(-1) - (W**2).sum(-1)).clamp_min(1e-12))
         mean = torch.cat(means) * self._y_sd + self._y_mean
         var = torch.cat(variances) * self._y_sd**2 * self.calibration_scale
+        if observation_noise:
+            var = var + self.noise_variance
         return mean, var
 
     def sample_pool(self, X: Tensor, n_samples: int, seed: int = 0) -> Tensor:
         """Draw `n_samples x n` exact joint posterior samples by Matheron's rule."""
-        self._check_fitted()
+        self._check(X)
         gen = torch.Generator().manual_seed(seed)
         n, D = self._Z.shape
         w_prior = torch.randn(D, n_samples, generator=gen, dtype=torch.float64)
@@ -227,7 +217,3 @@ class BlockLinearGP(InstrumentBase):
     def _build(self, train_X: Tensor, train_Y: Tensor) -> None:
         """Rebuild from saved training data (the fit is deterministic and takes < 1 s)."""
         self._fit(train_X.double(), train_Y.double())
-
-    @property
-    def batch_shape(self) -> torch.Size:
-        return torch.Size()

@@ -1,4 +1,4 @@
-"""Fakes for tests of code that uses instruments."""
+"""The test fake of the instrument seam: fixed mean and variance, nothing to fit."""
 
 from __future__ import annotations
 
@@ -14,7 +14,9 @@ class FakeInstrument(InstrumentBase):
     """An instrument whose prediction is a fixed function of the features.
 
     The predictive mean is `X @ weights` (or `X[..., 0]` without weights) and the
-    variance is `variance` everywhere; `fit` only records the data it was given.
+    variance is `variance` everywhere, independent between points. It is fitted
+    from the start; `fit` only records the data it was given (`train_X`,
+    `train_Y`), and every other member is `InstrumentBase`'s default.
     """
 
     name = "fake"
@@ -23,8 +25,10 @@ class FakeInstrument(InstrumentBase):
         super().__init__()
         self.weights = weights
         self.variance = float(variance)
-        self.train_X: Tensor | None = None
-        self.train_Y: Tensor | None = None
+
+    @property
+    def is_fitted(self) -> bool:
+        return True
 
     def _fit(self, train_X: Tensor, train_Y: Tensor) -> None:
         self.train_X, self.train_Y = train_X, train_Y
@@ -35,16 +39,13 @@ class FakeInstrument(InstrumentBase):
             return X[..., 0]
         return X @ self.weights.double()
 
-    def posterior(self, X: Tensor, output_indices=None, observation_noise=False,
-                  posterior_transform=None, **kwargs) -> GPyTorchPosterior:
+    def _posterior(self, X: Tensor, observation_noise: bool | Tensor) -> GPyTorchPosterior:
         mean = self._mean(X)
         covar = torch.diag_embed(torch.full_like(mean, self.variance))
-        posterior = GPyTorchPosterior(MultivariateNormal(mean, covar))
-        if posterior_transform is not None:
-            return posterior_transform(posterior)
-        return posterior
+        return GPyTorchPosterior(MultivariateNormal(mean, covar))
 
     def sample_pool(self, X: Tensor, n_samples: int, seed: int = 0) -> Tensor:
+        """Draw independent normals around the mean (the covariance is diagonal)."""
         generator = torch.Generator().manual_seed(seed)
         mean = self._mean(X)
         noise = torch.randn(n_samples, mean.shape[-1], generator=generator, dtype=mean.dtype)

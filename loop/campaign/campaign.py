@@ -9,12 +9,16 @@ dispatched is not sent again, a measurement already stored is not counted
 again. A round stays open until each of its experiments is done, failed or
 cancelled; a run that has waited `lab.timeout_s` for the lab returns and says
 so, and the next run collects what has arrived since.
+
+(About 400 lines, kept whole on purpose: the round's data path, fit -> propose ->
+dispatch -> collect -> ingest -> finish, reads top to bottom in one module.)
 """
 
 from __future__ import annotations
 
 import hashlib
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
@@ -23,21 +27,18 @@ import numpy as np
 from adapters import (
     BatchRequest, ExperimentRequest, JobStatus, LabAdapter, LabRejected, RejectedResult,
 )
-from loop.campaign.asktell import AskTell
+from loop.campaign.asktell import OUTSIDE_ROUND, AskTell
 from loop.campaign.ingest import Verdict, judge
-from loop.campaign.objective import (
-    allowed_candidates, hit_threshold, pareto_front, robust_scale, scalarised_target, to_target,
-)
-from loop.campaign.records import Experiment, Measurement
+from loop.campaign.figures import measured_means, round_figures
+from loop.campaign.objective import allowed_candidates, robust_scale, scalarised_target, to_target
+from loop.campaign.records import Experiment
 from loop.campaign.lifecycle import register, writer_lock
 from loop.campaign.spec import CampaignSpec, initial_strategy, instrument_kind
 from loop.campaign.states import (
     CLOSED_STATES, PENDING_STATES, CampaignStatus, ExperimentState, RoundStatus,
 )
 from loop.campaign.store import Store
-from loop.campaign.summary import (
-    RoundSummary, calibration_figures, hit_figures, summary_fields,
-)
+from loop.campaign.summary import RoundSummary, summary_fields
 from loop.design import DesignSpace, build_design_space
 
 S = ExperimentState
@@ -80,6 +81,7 @@ class Campaign(AskTell):
         self.lab = lab if lab is not None else build_lab(spec, base_dir, self.state_dir)
         self.hits = reference_hits(spec, base_dir, self.design.ids)
         self._host = None
+        self._deadline: float | None = None
         register(self.store, self.spec)
 
     @property
@@ -109,21 +111,13 @@ class Campaign(AskTell):
             self._host = None
 
     # -- what has been measured ---------------------------------------------
-    def _measured(self, ms: list[Measurement]) -> tuple[list[str], list[int], np.ndarray]:
-        """Return ids, design rows and mean readout (over replicates) of measured candidates."""
-        by_candidate: dict[str, list[float]] = {}
-        for m in ms:
-            by_candidate.setdefault(m.candidate_id, []).append(m.value)
-        ids = [cid for cid in by_candidate if cid in self._index]
-        rows = [self._index[cid] for cid in ids]
-        values = np.array([np.mean(by_candidate[cid]) for cid in ids], dtype=np.float64)
-        return ids, rows, values
-
     def target_scale(self) -> float | None:
-        """Return the scale of a `log` target transform: fixed by round 0's measurements."""
+        """Return the scale of a `log` target transform, fixed by the first measurements."""
         if self.spec.objective.transform != "log":
             return None
-        first = [m.value for m in self.store.measurements(self.name, round=0)]
+        # the first measurements fix it: those added from outside, else round 0's
+        first = [m.value for m in self.store.measurements(self.name, round=OUTSIDE_ROUND)]
+        first = first or [m.value for m in self.store.measurements(self.name, round=0)]
         if not first:
             return None
         return robust_scale(to_target(self.spec.objective, np.array(first)))
@@ -134,14 +128,18 @@ class Campaign(AskTell):
 
     def training_data(self) -> tuple[np.ndarray, np.ndarray, list[str]]:
         """Return features `n x d`, targets `n` and ids of every measured candidate."""
-        ids, rows, values = self._measured(self.store.measurements(self.name))
+        ids, rows, values = measured_means(self.store.measurements(self.name), self._index)
         target = scalarised_target(self.spec.objective, values, rows, self.design.attributes,
                                    seed=self.spec.seed * 1_000_003 + len(ids),
                                    scale=self.target_scale())
         return self.design.X[rows], target, ids
 
     def _uses_model(self, r: int, n_train: int) -> bool:
-        return r > 0 and n_train >= 2 and self.spec.strategy.name != "random"
+        """Whether round `r` is proposed by the model: from round 1 on, or in round 0
+        when measurements were added from outside the campaign."""
+        if n_train < 2 or self.spec.strategy.name == "random":
+            return False
+        return r > 0 or bool(self.store.measurements(self.name, round=OUTSIDE_ROUND))
 
     # -- one round: fit -> propose -> approve -> dispatch -> collect -> finish ------
     def run_round(self, r: int, call: StepRunner | None = None) -> RoundSummary | None:
@@ -175,8 +173,9 @@ class Campaign(AskTell):
 
         t0 = time.perf_counter()
         figures = self.host.fit(torch.from_numpy(X).double(), torch.from_numpy(Y).double()[:, None])
-        summary = self.store.update_round(self.name, r, **summary_fields(figures),
-                                          fit_s=time.perf_counter() - t0, n_train=len(Y))
+        figures = {**summary_fields(figures), "fit_s": time.perf_counter() - t0,
+                   "n_train": len(Y)}
+        summary = self.store.update_round(self.name, r, **figures)
         self.hook("fit", r, summary)
         return summary
 
@@ -271,7 +270,8 @@ class Campaign(AskTell):
         n_new = 0
         jobs = sorted({e.job_id for e in self.store.experiments(
             self.name, round=r, states=PENDING_STATES) if e.job_id})
-        deadline = time.monotonic() + self.spec.lab.timeout_s
+        deadline = self._deadline or time.monotonic() + self.spec.lab.timeout_s
+        jobs = [job for job in jobs if not self._expire(job)]
         for job in jobs:
             while True:
                 try:
@@ -292,6 +292,22 @@ class Campaign(AskTell):
                     break
                 sleep(self.spec.lab.poll_interval_s)
         return n_new
+
+    def _expire(self, job: str) -> bool:
+        """Cancel a job whose experiments outlived `lab.expire_after_s`; return whether it did."""
+        limit = self.spec.lab.expire_after_s
+        pending = [e for e in self.store.experiments(self.name, states=PENDING_STATES)
+                   if e.job_id == job]
+        if limit is None or not pending:
+            return False
+        since = min(e.updated_at for e in pending if e.updated_at is not None)
+        if (datetime.now(timezone.utc) - since).total_seconds() < limit:
+            return False
+        self.lab.cancel(job)
+        self.store.set_state([e.id for e in pending], S.CANCELLED,
+                             note=f"expired: no result {limit:g} s after dispatch; the lab "
+                             "was told to cancel")
+        return True
 
     def _close_unanswered(self, job: str, status: JobStatus, why: str | None = None) -> None:
         left = [e.id for e in self.store.experiments(self.name, states=PENDING_STATES)
@@ -361,39 +377,9 @@ class Campaign(AskTell):
 
     def metrics(self, r: int) -> dict[str, Any]:
         """Hits found so far, the best readout, and the calibration of round `r`'s predictions."""
-        ms = self.store.measurements(self.name)
-        ids, rows, values = self._measured(ms)
-        objective = self.spec.objective
-        out: dict[str, Any] = {"n_measured": len(ids), "n_failed": len(self.store.experiments(
-            self.name, round=r, states=[S.FAILED]))}
-        out.update(hit_figures(ids, self.hits))
-        if self.hits is None and (t := hit_threshold(objective, None)) is not None:
-            out["hits_found"] = int((to_target(objective, values) >= t).sum())
-        if len(values):  # the best readout so far, by the objective's order
-            out["best_value"] = float(values[np.argmax(to_target(objective, values))])
-        if not objective.secondary:
-            # with secondary objectives the instrument predicts a per-round
-            # Chebyshev scalarisation, which cannot be set against the readouts
-            out.update(self._calibration(r, [m for m in ms if m.round == r]))
-        if (objective.secondary or objective.constraints) and ids:
-            keep = pareto_front(objective, values, rows, self.design.attributes)
-            names = [s.attribute for s in objective.secondary]
-            out["pareto"] = [{"id": ids[k], "value": float(values[k]),
-                              **{a: float(self.design.attributes[a][rows[k]]) for a in names}}
-                             for k in keep]
-        return out
-
-    def _calibration(self, r: int, ms: list[Measurement]) -> dict[str, Any]:
-        values: dict[str, list[float]] = {}
-        for m in ms:
-            values.setdefault(m.experiment_id, []).append(m.value)
-        rows = [(e.predicted_mean, e.predicted_sd, np.mean(values[e.id]))
-                for e in self.store.experiments(self.name, round=r)
-                if e.id in values and e.predicted_sd is not None]
-        if not rows:
-            return {}
-        mean, sd, y = (np.array(c, dtype=np.float64) for c in zip(*rows))
-        return calibration_figures(mean, sd, self.target(y))
+        return round_figures(self.spec.objective, r, self.store.measurements(self.name),
+                             self.store.experiments(self.name, round=r), self._index,
+                             self.design.attributes, self.hits, self.target)
 
     # -- the whole campaign -------------------------------------------------
     def next_round(self) -> int | None:
@@ -414,21 +400,38 @@ class Campaign(AskTell):
                 return call(name, fn, r)
 
             self.store.set_campaign_status(self.name, CampaignStatus.RUNNING)
-            while (r := self.next_round()) is not None:
+            # one wait for the lab per run, however many rounds are open
+            self._deadline = time.monotonic() + self.spec.lab.timeout_s
+            try:
+                status = self._run_rounds(step)
+            finally:
+                self._deadline = None
+            self.store.set_campaign_status(self.name, status)
+            return status
+
+    def _run_rounds(self, step: StepRunner) -> CampaignStatus:
+        """Advance the open rounds, then start new ones while `budget.max_open_rounds` allows."""
+        budget = self.spec.budget
+        while True:
+            summaries = {s.round: s for s in self.store.rounds(self.name) if s.round >= 0}
+            still_open = []
+            for r in sorted(r for r, s in summaries.items() if s.status != RoundStatus.DONE):
                 if self.run_round(r, step) is None:
-                    status = (CampaignStatus.AWAITING_APPROVAL
-                              if self.store.experiments(self.name, round=r, states=[S.PROPOSED])
-                              else CampaignStatus.WAITING_FOR_LAB)
-                    self.store.set_campaign_status(self.name, status)
-                    return status
-            self.store.set_campaign_status(self.name, CampaignStatus.DONE)
-            return CampaignStatus.DONE
+                    if self.store.experiments(self.name, round=r, states=[S.PROPOSED]):
+                        return CampaignStatus.AWAITING_APPROVAL
+                    still_open.append(r)
+            fresh = next((r for r in range(budget.rounds) if r not in summaries), None)
+            if fresh is None:
+                return CampaignStatus.WAITING_FOR_LAB if still_open else CampaignStatus.DONE
+            if len(still_open) >= budget.max_open_rounds:
+                return CampaignStatus.WAITING_FOR_LAB
+            if self.run_round(fresh, step) is None and self.store.experiments(
+                    self.name, round=fresh, states=[S.PROPOSED]):
+                return CampaignStatus.AWAITING_APPROVAL
 
 
 def _direct(step: str, fn: Callable[[int], Any], r: int) -> Any:
     return fn(r)
-
-
 
 
 def _at(values: Any, k: int) -> float | None:

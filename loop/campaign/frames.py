@@ -23,13 +23,14 @@ _Z90 = 1.6448536269514722
 
 
 def proposals_frame(experiments: Iterable[Experiment], params: dict[str, dict[str, Any]],
-                    to_readout) -> pd.DataFrame:
+                    to_readout=None) -> pd.DataFrame:
     """Tabulate experiments with their predictions in the readout's units.
 
     Args:
         experiments: the experiments to show.
         params: candidate id -> its parameters (one column each, prefixed `param_`).
-        to_readout: maps an array of targets to readout units (monotone).
+        to_readout: maps an array of targets to readout units (monotone); without
+            it the readout-unit columns stay empty.
     """
     rows = []
     for e in experiments:
@@ -38,7 +39,8 @@ def proposals_frame(experiments: Iterable[Experiment], params: dict[str, dict[st
                                "predicted_mean_target": e.predicted_mean,
                                "predicted_sd_target": e.predicted_sd,
                                "acquisition": e.acquisition, "note": e.note}
-        if e.predicted_mean is not None and e.predicted_sd is not None:
+        if to_readout is not None and e.predicted_mean is not None and \
+                e.predicted_sd is not None:
             lo, mid, hi = to_readout(np.array([e.predicted_mean - _Z90 * e.predicted_sd,
                                                e.predicted_mean,
                                                e.predicted_mean + _Z90 * e.predicted_sd]))

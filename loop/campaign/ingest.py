@@ -45,6 +45,11 @@ class Decision:
     close: bool = False
 
 
+def _quote(text: str, limit: int = 80) -> str:
+    """Quote a string a lab sent, on one line and not too long."""
+    return repr(text if len(text) <= limit else text[:limit] + "...")
+
+
 def parse_result(payload: Any) -> MeasurementResult | str:
     """Return the result a payload describes, or a one-line reason why it is not one."""
     if isinstance(payload, MeasurementResult):
@@ -54,6 +59,8 @@ def parse_result(payload: Any) -> MeasurementResult | str:
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"]) or "result"
+        if not where.isprintable() or len(where) > 40:
+            where = _quote(where, 40)
         more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
         return f"malformed result: {where}: {err['msg']}{more}"
 
@@ -73,11 +80,11 @@ def judge(payload: Any, experiment: Experiment | None, campaign: str,
         return Decision(Verdict.REJECT, reason=result)
     if experiment is None or experiment.campaign != campaign:
         return Decision(Verdict.REJECT, result,
-                        f"result for an experiment never asked: '{result.experiment_id}'")
+                        f"result for an experiment never asked: {_quote(result.experiment_id)}")
     if result.candidate_id is not None and result.candidate_id != experiment.candidate_id:
         return Decision(Verdict.REJECT, result,
                         f"experiment '{experiment.id}' asked for '{experiment.candidate_id}' "
-                        f"but the result names '{result.candidate_id}'")
+                        f"but the result names {_quote(result.candidate_id)}")
     if result.status == ResultStatus.FAILED:
         if experiment.state in PENDING_STATES:
             return Decision(Verdict.FAILED, result, result.error or "failed in the lab")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -23,6 +23,8 @@ class Experiment:
     predicted_sd: float | None = None
     acquisition: float | None = None
     note: str | None = None
+    #: when its state last changed (for a pending experiment: when it was dispatched)
+    updated_at: datetime | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "state", ExperimentState(self.state))

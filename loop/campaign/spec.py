@@ -2,6 +2,9 @@
 
 Every model here is frozen and forbids unknown fields, so a typo in a campaign
 file fails with a message naming the field instead of being ignored.
+
+(About 390 lines, kept whole on purpose: the campaign file's whole schema in one
+place, so a reader sees every field a YAML file may hold.)
 """
 
 from __future__ import annotations
@@ -196,8 +199,17 @@ ObjectiveSpec.model_rebuild()
 
 
 class BudgetSpec(_Spec):
+    """How much to ask: rounds x batch size, how to start, how many rounds may be open.
+
+    A round is open until each of its experiments is done, failed or
+    cancelled. With `max_open_rounds: 1` (the default) the next round is
+    proposed once the one before is over; a larger value lets a campaign
+    propose ahead while the lab still works (what is pending counts as pending).
+    """
+
     rounds: int = Field(5, ge=1, le=1000)
     batch_size: int = Field(128, ge=1, le=100_000)
+    max_open_rounds: int = Field(1, ge=1, le=100)
     initial_strategy: Literal["random", "essential"] | None = Field(
         None, description="round 0, before any data: random, or essential (core essential "
         "genes first, at random; gene designs with essential_genes). Default: essential for "
@@ -243,6 +255,9 @@ class LabSpec(_Spec):
     settings: dict[str, Any] = Field(default_factory=dict)
     poll_interval_s: float = Field(1.0, gt=0)
     timeout_s: float = Field(3600.0, ge=0)
+    expire_after_s: float | None = Field(
+        None, gt=0, description="experiments still pending this long after dispatch are "
+        "cancelled, and the lab is told to cancel them (default: never; a round waits)")
 
     @model_validator(mode="before")
     @classmethod

@@ -6,7 +6,7 @@ import base64
 import html
 import io
 from pathlib import Path
-from typing import Any
+
 
 from loop.campaign.store import Store
 from loop.campaign.summary import RoundSummary

@@ -12,7 +12,7 @@ import click
 import typer
 from rich.console import Console
 
-from loop.run.errors import UserError, explain, is_debug
+from loop.run.errors import ExitCode, UserError, explain, is_debug
 from loop.run.settings import (configure_environment, default_store_url,
                                reap_orphaned_prefect_servers, state_dir)
 
@@ -165,11 +165,23 @@ def status(
     campaign: Optional[str] = typer.Argument(None, help="campaign name (default: list all)"),
     store: Optional[str] = typer.Option(None, help="SQLAlchemy URL of the store"),
     flows: bool = typer.Option(False, help="also list the campaign's Prefect flow runs"),
+    as_json: bool = typer.Option(False, "--json", help="print JSON instead of tables"),
 ) -> None:
     """Show campaigns, or the rounds of one campaign."""
     from loop.report.table import round_table
 
     db = _store(store)
+    if as_json:
+        import json
+
+        from loop.report.overview import campaign_overview
+
+        names = [campaign] if campaign else db.campaign_names()
+        if campaign:
+            _known(db, campaign)
+        data = [campaign_overview(db, n) for n in names]
+        print(json.dumps(data[0] if campaign else data, indent=2, default=str))
+        return
     if campaign is None:
         names = db.campaign_names()
         if not names:
@@ -200,6 +212,41 @@ def status(
 
         for run in flow_runs(campaign):
             console.print(f"prefect flow run {run['id']}: {run['state']}, started {run['start']}")
+
+
+@app.command()
+def export(
+    campaign: str = typer.Argument(..., help="campaign name"),
+    what: str = typer.Option("measurements", help="measurements, proposals or rounds"),
+    fmt: str = typer.Option("csv", "--format", help="csv or json"),
+    out: Optional[Path] = typer.Option(None, help="file to write (default: standard output)"),
+    store: Optional[str] = typer.Option(None, help="SQLAlchemy URL of the store"),
+) -> None:
+    """Export a campaign's measurements, proposals or rounds as CSV or JSON."""
+    import pandas as pd
+
+    from loop.campaign.frames import measurements_frame, proposals_frame
+
+    if what not in ("measurements", "proposals", "rounds"):
+        raise UserError(f"--what must be measurements, proposals or rounds, not '{what}'")
+    if fmt not in ("csv", "json"):
+        raise UserError(f"--format must be csv or json, not '{fmt}'")
+    db = _store(store)
+    _known(db, campaign)
+    if what == "measurements":
+        frame = measurements_frame(db.measurements(campaign))
+    elif what == "proposals":  # predictions in the instrument's target units
+        frame = proposals_frame([e for e in db.experiments(campaign) if e.round >= 0], {})
+        frame = frame.drop(columns=["predicted", "predicted_lo90", "predicted_hi90"])
+    else:
+        frame = pd.DataFrame([r.to_json() for r in db.rounds(campaign)])
+    text = frame.to_csv(index=False) if fmt == "csv" else frame.to_json(orient="records",
+                                                                         indent=1)
+    if out is None:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    else:
+        out.write_text(text, encoding="utf-8")
+        console.print(f"wrote {len(frame)} {what} to {out}")
 
 
 def _known(db, campaign: str) -> None:
@@ -268,6 +315,8 @@ def run_cli(argv: list[str] | None = None) -> int:
         if isinstance(exc, SystemExit):
             raise
         result = exc
+    if result == ExitCode.INTERRUPTED:  # typer turns Ctrl-C into exit code 130
+        result = KeyboardInterrupt()
     if not isinstance(result, BaseException):
         return int(result or 0)
     code, line = explain(result)

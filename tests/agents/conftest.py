@@ -10,6 +10,7 @@ from botorch.sampling.pathwise import draw_matheron_paths
 from gpytorch.distributions import MultivariateNormal
 from torch import Tensor
 
+from instruments.base import ModelInstrument
 from instruments.testing import FakeInstrument
 
 
@@ -21,13 +22,11 @@ class ClusterInstrument(FakeInstrument):
     the same joint covariance (what exact fantasies read).
     """
 
-    def posterior(self, X: Tensor, output_indices=None, observation_noise=False,
-                  posterior_transform=None, **kwargs) -> GPyTorchPosterior:
+    def _posterior(self, X: Tensor, observation_noise=False) -> GPyTorchPosterior:
         clusters = X[..., 1]
         same = (clusters.unsqueeze(-1) == clusters.unsqueeze(-2)).double()
         covar = self.variance * same + 1e-9 * torch.eye(X.shape[-2], dtype=torch.float64)
-        posterior = GPyTorchPosterior(MultivariateNormal(self._mean(X), covar))
-        return posterior_transform(posterior) if posterior_transform else posterior
+        return GPyTorchPosterior(MultivariateNormal(self._mean(X), covar))
 
     def sample_pool(self, X: Tensor, n_samples: int, seed: int = 0) -> Tensor:
         generator = torch.Generator().manual_seed(seed)
@@ -44,15 +43,13 @@ def clustered_pool(n_clusters: int = 3, size: int = 5, means: list[float] | None
     return torch.tensor(rows, dtype=torch.float64)
 
 
-class PathwiseGP(SingleTaskGP):
-    """A SingleTaskGP with `sample_pool` by Matheron's rule (pathwise sampling)."""
-
-    noise_variance = 1e-4
+class PathwiseGP(ModelInstrument):
+    """A fitted SingleTaskGP with `sample_pool` by Matheron's rule (pathwise sampling)."""
 
     def sample_pool(self, X: Tensor, n_samples: int, seed: int = 0) -> Tensor:
         with torch.random.fork_rng(), torch.no_grad():
             torch.manual_seed(seed)
-            paths = draw_matheron_paths(self, torch.Size([n_samples]))
+            paths = draw_matheron_paths(self.model, torch.Size([n_samples]))
             return paths(X)
 
 
@@ -66,9 +63,9 @@ def gp_problem() -> tuple[PathwiseGP, Tensor]:
     """A GP on a 1-d sine with 8 training points and a 200-point grid pool."""
     train_X = torch.linspace(0.05, 0.95, 8, dtype=torch.float64).unsqueeze(-1)
     train_Y = torch.sin(6 * train_X)
-    model = PathwiseGP(train_X, train_Y)
-    model.covar_module.lengthscale = 0.1  # fixed hyperparameters: fast and deterministic
-    model.likelihood.noise = 1e-4
-    model.eval()
+    gp = SingleTaskGP(train_X, train_Y)
+    gp.covar_module.lengthscale = 0.1  # fixed hyperparameters: fast and deterministic
+    gp.likelihood.noise = 1e-4
+    gp.eval()
     pool = torch.linspace(0, 1, 200, dtype=torch.float64).unsqueeze(-1)
-    return model, pool
+    return PathwiseGP(gp, noise_variance=1e-4), pool

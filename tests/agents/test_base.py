@@ -4,10 +4,13 @@ import torch
 from agents import Strategy, StrategyError, make_strategy, strategy_names
 from instruments.testing import FakeInstrument
 
+#: Options a strategy cannot be built without.
+REQUIRED = {"flagged": {"column": 0}}
+
 
 @pytest.mark.parametrize("name", strategy_names())
 def test_every_strategy_meets_the_protocol_and_returns_distinct_indices(name):
-    strategy = make_strategy(name)
+    strategy = make_strategy(name, **REQUIRED.get(name, {}))
     assert isinstance(strategy, Strategy)
     candidates = torch.rand(20, 3, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     indices = strategy.propose(FakeInstrument(), candidates, 8, candidates[:2], seed=1)
@@ -32,7 +35,8 @@ def test_every_strategy_meets_the_protocol_and_returns_distinct_indices(name):
 def test_bad_requests_name_the_problem(candidates, q, pending, message):
     for name in strategy_names():
         with pytest.raises(StrategyError, match=message):
-            make_strategy(name).propose(FakeInstrument(), candidates, q, pending)
+            make_strategy(name, **REQUIRED.get(name, {})).propose(
+                FakeInstrument(), candidates, q, pending)
 
 
 def test_empty_pending_is_no_pending():
@@ -40,3 +44,20 @@ def test_empty_pending_is_no_pending():
     strategy = make_strategy("ucb")
     assert torch.equal(strategy.propose(FakeInstrument(), candidates, 2, torch.zeros(0, 2)),
                        strategy.propose(FakeInstrument(), candidates, 2))
+
+
+def test_a_plain_botorch_model_is_wrapped_in_one_place():
+    from botorch.models import SingleTaskGP
+
+    from agents import as_instrument
+    from instruments import ModelInstrument
+
+    X = torch.rand(8, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    gp = SingleTaskGP(X, X.sum(-1, keepdim=True)).eval()
+    assert isinstance(as_instrument(gp), ModelInstrument)
+    fake = FakeInstrument()
+    assert as_instrument(fake) is fake and as_instrument(None) is None
+    indices = make_strategy("ucb").propose(gp, X, 3, seed=0)
+    assert indices.unique().numel() == 3
+    with pytest.raises(StrategyError, match="expected an instrument or a BoTorch Model, got str"):
+        make_strategy("ucb").propose("gp", X, 3)

@@ -4,6 +4,7 @@ from botorch.models import SingleTaskGP
 from agents import EIStrategy, UCBStrategy, UncertaintyStrategy, make_strategy
 from agents.fantasy import ExactFantasy, Fantasy
 from agents.pool import cross_covariance, pool_moments
+from instruments.base import ModelInstrument
 from instruments.testing import FakeInstrument
 from tests.agents.conftest import clustered_pool
 
@@ -61,8 +62,9 @@ def test_exact_fantasies_match_condition_on_observations():
     model.eval()
     pool = torch.linspace(0, 1, 200, dtype=torch.float64).unsqueeze(-1)
     noise = float(model.likelihood.noise)
-    mean, variance = pool_moments(model, pool)
-    fantasy = ExactFantasy(lambda j: cross_covariance(model, pool, pool[j:j + 1], 64),
+    instrument = ModelInstrument(model, max_batch_size=64)
+    mean, variance = pool_moments(instrument, pool)
+    fantasy = ExactFantasy(lambda j: cross_covariance(instrument, pool, pool[j:j + 1]),
                            variance, noise)
     picks = [17, 120, 121, 60]
     for j in picks:

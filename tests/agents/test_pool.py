@@ -16,20 +16,11 @@ def test_pool_model_scores_every_index_with_botorch_ucb():
 
 def test_pool_moments_in_chunks_match_one_call():
     model = FakeInstrument(weights=torch.tensor([1.0, -2.0]), variance=0.5)
+    model.max_batch_size = 3
     X = torch.rand(10, 2, dtype=torch.float64)
-    mean, variance = pool_moments(model, X, max_batch_size=3)
+    mean, variance = pool_moments(model, X)
     assert torch.allclose(mean, X @ torch.tensor([1.0, -2.0], dtype=torch.float64))
     assert torch.allclose(variance, torch.full((10,), 0.5, dtype=torch.float64))
-
-
-def test_pool_samples_fall_back_to_independent_marginal_draws():
-    class NoSamples(FakeInstrument):
-        sample_pool = None
-
-    X = torch.rand(6, 2, dtype=torch.float64)
-    a = pool_samples(NoSamples(), X, 4, seed=3)
-    b = pool_samples(NoSamples(), X, 4, seed=3)
-    assert a.shape == (4, 6) and torch.equal(a, b)
 
 
 def test_pool_samples_refuse_a_wrong_shape():

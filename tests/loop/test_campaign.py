@@ -186,3 +186,60 @@ def test_a_job_done_without_some_results_closes_them_as_failed(make_spec, tmp_pa
     (failed,) = campaign.store.experiments(spec.name, states=["failed"])
     assert "without a result" in failed.note
     assert campaign.store.rounds(spec.name)[0].n_failed == 1
+
+
+@pytest.mark.slow
+def test_a_waiting_campaign_shows_as_waiting_in_prefect(make_spec, tmp_path, prefect_harness):
+    from loop.run.flows import flow_runs
+
+    spec = make_spec(name="scharenberg-waits", budget={"rounds": 1, "batch_size": 4},
+                     lab={"settings": {"latency_s": 30.0}, "timeout_s": 0.05})
+    campaign = _campaign(spec, tmp_path)
+    assert run_campaign(campaign) == "waiting-for-lab"
+    (run, *_) = flow_runs(spec.name)
+    assert run["state"] == "Waiting"
+
+
+def test_overlapping_rounds_propose_ahead_with_the_pending_counted(make_spec, tmp_path):
+    spec = make_spec(budget={"rounds": 3, "batch_size": 8, "max_open_rounds": 2},
+                     lab={"settings": {"latency_s": 1.0}, "timeout_s": 0.05,
+                          "poll_interval_s": 0.01})
+    campaign = _campaign(spec, tmp_path)
+    assert campaign.run() == "waiting-for-lab"
+    rounds = campaign.store.rounds(spec.name)
+    assert [r.status for r in rounds] == ["open", "open"]  # two rounds with the lab at once
+    assert rounds[1].n_pending == 8
+    asked = [e.candidate_id for e in campaign.store.experiments(spec.name)]
+    assert len(asked) == len(set(asked)) == 16
+    time.sleep(1.1)
+    while campaign.run() != "done":
+        time.sleep(0.3)
+    assert campaign.store.count_measurements(spec.name) == 24
+
+
+def test_an_expiry_policy_cancels_what_the_lab_never_answers(make_spec, tmp_path):
+    spec = make_spec(budget={"rounds": 1, "batch_size": 4},
+                     lab={"settings": {"latency_s": 60.0}, "timeout_s": 0.05,
+                          "poll_interval_s": 0.01, "expire_after_s": 0.5})
+    campaign = _campaign(spec, tmp_path)
+    assert campaign.run() == "waiting-for-lab"
+    time.sleep(0.6)
+    assert campaign.run() == "done"  # the round closed: its experiments expired
+    states = {e.state for e in campaign.store.experiments(spec.name)}
+    assert states == {"cancelled"}
+    (job,) = {e.job_id for e in campaign.store.experiments(spec.name)}
+    assert campaign.lab.poll(job).status == "cancelled"  # and the lab was told
+
+
+def test_manual_approval_waits_for_a_person(make_spec, tmp_path, capsys):
+    from loop.run.cli import run_cli
+
+    spec = make_spec(name="approve-me", approval="manual", budget={"rounds": 1, "batch_size": 4})
+    campaign = _campaign(spec, tmp_path)
+    assert campaign.run() == "awaiting-approval"
+    assert campaign.store.campaign(spec.name).status == "awaiting-approval"
+    assert {e.state for e in campaign.store.experiments(spec.name)} == {"proposed"}
+    assert run_cli(["approve", spec.name, "--store", campaign.store.url]) == 0
+    assert "approved 4 experiments" in capsys.readouterr().out
+    assert campaign.run() == "done"
+    assert campaign.store.count_measurements(spec.name) == 4

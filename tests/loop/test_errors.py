@@ -132,3 +132,51 @@ def test_the_classes_of_error_and_their_codes():
     assert "pw@" not in explain(LabError("500 from https://u:pw@lab/x"))[1]
     assert explain(CampaignBusy("busy"))[0] == ExitCode.BUSY
     assert explain(RuntimeError("boom"))[0] == ExitCode.UNEXPECTED
+
+
+@pytest.mark.slow
+def test_a_lab_that_is_down_is_one_line_and_loses_nothing(write_spec, store_url, tmp_path):
+    """Through the real command (its own process, Prefect's own local API), as a user runs it."""
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    spec = write_spec(name="lab-down", budget={"rounds": 1, "batch_size": 4},
+                      lab={"kind": "http", "table": None,
+                           "settings": {"base_url": f"http://127.0.0.1:{port}", "retries": 1,
+                                        "backoff_s": 0.01, "timeout_s": 1.0}})
+    env = {**os.environ, "LOOPWELL_HOME": str(tmp_path / "home")}
+    env.pop("PREFECT_HOME", None)
+    done = subprocess.run([sys.executable, "-m", "loop.run.cli", "run", spec, "--compute",
+                           "local", "--store", store_url], env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == ExitCode.LAB, done.stdout + done.stderr
+    assert "the lab failed" in _one_line_error(done.stdout + done.stderr)
+    from loop.campaign import SqlStore
+
+    store = SqlStore(store_url)  # the batch waits, approved, for the next run
+    assert [e.state for e in store.experiments("lab-down")] == ["approved"] * 4
+
+
+def test_a_gene_named_na_is_a_gene(tmp_path):
+    from loop.design.datasets import read_table
+
+    table = _table(tmp_path, "Gene,Score\nNA,1.5\nZAP70,NA\nCD28,\n")
+    frame = read_table(table, ["Gene", "Score"], ids="Gene", numeric=["Score"])
+    assert frame["Gene"].tolist() == ["NA", "ZAP70", "CD28"]
+    assert frame["Score"].iloc[0] == 1.5 and frame["Score"].iloc[1:].isna().all()
+
+
+def test_ctrl_c_says_nothing_is_lost(capsys, monkeypatch, store_url):
+    from loop.run import cli
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "_store", interrupted)
+    code, out = _run(capsys, "status", "--store", store_url)
+    assert code == ExitCode.INTERRUPTED
+    assert "interrupted; nothing measured is lost" in _one_line_error(out)

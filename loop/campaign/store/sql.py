@@ -4,6 +4,9 @@ Measurements are keyed by (experiment id, replicate), so a repeated delivery
 is a no-op and nothing is counted twice; every write is its own transaction,
 so a crash at any point leaves the store consistent and the campaign resumes
 from it. Columns added since a store was created are added on open.
+
+(About 380 lines, kept whole on purpose: the tables and every query on them,
+one concept, the SQL store.)
 """
 
 from __future__ import annotations
@@ -97,7 +100,8 @@ def _aware(value: datetime | None) -> datetime | None:
 def _experiment(r: Any) -> Experiment:
     return Experiment(id=r.id, campaign=r.campaign, round=r.round, candidate_id=r.candidate_id,
                       state=r.state, job_id=r.job_id, predicted_mean=r.predicted_mean,
-                      predicted_sd=r.predicted_sd, acquisition=r.acquisition, note=r.note)
+                      predicted_sd=r.predicted_sd, acquisition=r.acquisition, note=r.note,
+                      updated_at=_aware(r.updated_at))
 
 
 class SqlStore:
