@@ -41,3 +41,17 @@ def test_a_campaign_round_goes_out_as_a_plate_and_comes_back_from_the_reader(
     assert campaign.collect(0) == 12
     assert {e.state for e in campaign.store.experiments(spec.name)} == {"done"}
     assert campaign.open_experiments(0) == []
+
+
+def test_the_lab_sections_of_docs_labs_md_validate(scratch_registry):
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    from loop.campaign.spec import LabSpec
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "labs.md").read_text()
+    blocks = [yaml.safe_load(b)["lab"] for b in re.findall(r"```yaml\n(.*?)```", text, re.S)]
+    kinds = [LabSpec.model_validate(lab).kind for lab in blocks]
+    assert kinds == ["plate_folder", "opentrons", "http"]
