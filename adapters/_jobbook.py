@@ -95,6 +95,14 @@ class JobBook:
                     return dict(entry)
         return None
 
+    def note(self, job_id: str, **extra: Any) -> None:
+        """Record extra facts about a job (saved)."""
+        with self._lock:
+            for entry in self._entries.values():
+                if entry["job_id"] == job_id:
+                    entry["extra"].update(extra)
+            self._save()
+
     def mark_cancelled(self, job_id: str) -> None:
         """Record that a job was cancelled."""
         with self._lock:

@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from adapters import registry
 from adapters import (
     JobStatus, LabRejected, LabUnavailable, MeasurementResult, ResultStatus, adapter_kinds,
     make_adapter, validate_settings,
@@ -21,6 +22,14 @@ from adapters.sila import SilaLab, SilaLabSettings  # noqa: E402
 from adapters.sila.instrument import free_port, serve_instrument  # noqa: E402
 
 from .conftest import LOOKUP  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _registry_as_found(monkeypatch):
+    """Load the entry-point kinds into a copy of the registry, not the real one
+    (other tests count the kinds of a registry without plug-ins)."""
+    monkeypatch.setattr(registry, "_KINDS", dict(registry._KINDS))
+    monkeypatch.setattr(registry, "_BROKEN_PLUGINS", registry._BROKEN_PLUGINS)
 
 
 @pytest.fixture
