@@ -31,8 +31,10 @@ the node, never by importing `adapters`.
 from __future__ import annotations
 
 import random
+import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
@@ -287,15 +289,27 @@ class MadsciLab:
 
     def _connect(self) -> Any:
         if self._client is None:
+            from madsci.client.event_client import EventClient
             from madsci.client.node.rest_node_client import RestNodeClient
             from madsci.common.types.client_types import RestNodeClientConfig
+            from madsci.common.types.event_types import EventClientConfig
 
             timeout = self.settings.timeout_s
             config = RestNodeClientConfig(retry_enabled=False, timeout_default=timeout,
                                           timeout_data_operations=timeout,
                                           timeout_long_operations=timeout)
-            self._client = RestNodeClient(self.settings.node_url, config=config)
+            # madsci's client logs to ./.madsci/logs unless told: keep the user's folder clean
+            events = EventClient(config=EventClientConfig(
+                name="loopwell.madsci", log_dir=str(self._log_dir())))
+            self._client = RestNodeClient(self.settings.node_url, config=config,
+                                          event_client=events)
         return self._client
+
+    def _log_dir(self) -> Path:
+        """Return where the madsci client logs: beside the job book, else in the temp folder."""
+        if self.settings.state_file is not None:
+            return self.settings.state_file.parent / "madsci-logs"
+        return Path(tempfile.gettempdir()) / "loopwell-madsci-logs"
 
 
 # -- pure helpers -----------------------------------------------------------
