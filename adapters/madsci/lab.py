@@ -334,7 +334,8 @@ def _failed(experiments: dict[str, str], reason: str) -> list[MeasurementResult 
             for eid, cid in experiments.items()]
 
 
-def _values(json_result: Any, experiments: dict[str, str]) -> list[MeasurementResult | RejectedResult]:
+def _values(json_result: Any,
+            experiments: dict[str, str]) -> list[MeasurementResult | RejectedResult]:
     """Read ``{"values": {experiment_id: value}}`` item by item; reject what is not one."""
     values = json_result.get("values") if isinstance(json_result, dict) else None
     if not isinstance(values, dict):

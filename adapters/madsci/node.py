@@ -22,7 +22,6 @@ import argparse
 import json
 import time
 from pathlib import Path
-from typing import Any
 
 
 def node_class() -> type:

@@ -142,8 +142,8 @@ def _assay_impl(server: Any, feature: Any, lookup: Mapping[str, float], log: Ins
             unknown = sorted({s.Candidate for s in Samples if s.Candidate not in lookup})
             if unknown:
                 raise DefinedExecutionError(
-                    not_found, f"candidates not on the instrument's plate map: {', '.join(unknown)}; "
-                               "the batch was not measured")
+                    not_found, f"candidates not on the instrument's plate map: "
+                               f"{', '.join(unknown)}; the batch was not measured")
             values = []
             for n_done, sample in enumerate(Samples, start=1):
                 if instance.execution_uuid in log.cancelled:
@@ -180,7 +180,7 @@ def _cancel_impl(server: Any, feature: Any, log: InstrumentLog) -> Any:
 
 
 def _value_struct(feature: Any, sample_id: str, value: float) -> tuple[str, float]:
-    """Return one element of the `Values` response (SampleId, Value) as its structure takes it."""
+    """Return one element of the feature's `Values` response: (SampleId, Value), in FDL order."""
     return (sample_id, value)
 
 
