@@ -173,13 +173,15 @@ def proposals_figure(view: CampaignView) -> go.Figure | None:
                      color=_LOOP, thickness=1.2),
         hovertemplate="%{text}<br>predicted %{y:.4g}<extra></extra>"))
     measured = table["measured"].to_numpy(dtype=float)
-    if np.isfinite(measured).any():
+    # a scalarised score and a readout share no axis: then only the score is drawn
+    if view.predicts_readout and np.isfinite(measured).any():
         fig.add_trace(go.Scatter(
             x=rank, y=measured, mode="markers", name="measured",
             marker=dict(color="#d62728", size=9, symbol="x"), text=hover,
             hovertemplate="%{text}<br>measured %{y:.4g}<extra></extra>"))
     units = "readout units" if view.predicts_readout else "scalarised score"
-    return _layout(fig, "proposal, by acquisition value (best first)", f"value ({units})")
+    value = "|value|" if view.on_magnitude and view.predicts_readout else "value"
+    return _layout(fig, "proposal, by acquisition value (best first)", f"{value} ({units})")
 
 
 BUILDERS = {"discovery": discovery_figure, "best": best_figure, "pareto": pareto_figure,

@@ -41,7 +41,8 @@ CAPTIONS = {
                    "several levels; on the diagonal the stated uncertainty is honest, "
                    "below it over-confident.",
     "proposals": "The current round's proposals in order of acquisition value: predicted "
-                 "mean and 90% interval, and the measured value once known.",
+                 "mean and 90% interval, and the measured value once known (in the same "
+                 "units; with secondary objectives only the predicted score).",
 }
 
 
@@ -131,6 +132,9 @@ def _proposals_section(view: CampaignView) -> str:
         units = ("<p>Predicted mean and 90% interval in the readout's units (the "
                  "instrument's prediction mapped back through the objective's transform), "
                  "beside the measured value in the same units.</p>")
+        if view.on_magnitude:
+            units += ("<p>The objective is on the size of the effect either way, so "
+                      "predicted and measured are both |readout|.</p>")
     else:
         units = ("<p>Predicted: the round's scalarised score (unitless; the instrument is "
                  "trained on a per-round Chebyshev scalarisation of readout and secondary "
@@ -140,16 +144,17 @@ def _proposals_section(view: CampaignView) -> str:
                   "members (hits, or the top measured values when hits are not known), as "
                   "<i>high/measured</i>: the evidence beside the prediction, not the "
                   "instrument's own decomposition of it.</p>")
-    return head + units + _table_html(table)
+    return head + units + _table_html(table, view.predicts_readout)
 
 
-def _table_html(table: pd.DataFrame) -> str:
+def _table_html(table: pd.DataFrame, predicts_readout: bool = True) -> str:
     if table.empty:
         return "<p>No proposals.</p>"
     # a candidate with parameters (a reaction) is shown by them; its id is their concatenation
     params = [c for c in table.columns if c.startswith("param_")]
-    cols = ["#"] + ([] if params else ["candidate"]) + [
-        "state", "predicted", "90% interval", "measured", "acquisition"] + \
+    values = ["predicted", "90% interval", "measured"] if predicts_readout else \
+        ["predicted score", "90% interval (score)", "measured readout"]
+    cols = ["#"] + ([] if params else ["candidate"]) + ["state", *values, "acquisition"] + \
         (["gene sets"] if "gene_sets" in table else []) + [c[len("param_"):] for c in params]
     rows = []
     for k, row in enumerate(table.itertuples(index=False)):

@@ -34,7 +34,8 @@ def proposals_table(view: CampaignView, r: int | None = None, *, n_sets: int = 3
     Columns: `candidate_id`, `state`, `predicted`, `predicted_lo90`,
     `predicted_hi90` (readout units; for campaigns with secondary objectives
     the scalarised score the instrument predicts, unitless), `measured`
-    (readout units, mean over replicates), `acquisition`, `gene_sets` (gene
+    (readout units, mean over replicates; both as |readout| for objectives on
+    the magnitude, `maximize_abs` and two-sided `hits`), `acquisition`, `gene_sets` (gene
     campaigns over membership features), then the candidate's parameters.
     """
     r = view.current_round if r is None else r
@@ -46,6 +47,8 @@ def proposals_table(view: CampaignView, r: int | None = None, *, n_sets: int = 3
         return frame
     measured = view.values_by_experiment()
     frame["measured"] = [measured.get(eid, np.nan) for eid in frame["experiment_id"]]
+    if view.on_magnitude:  # the prediction is of |readout|: set it beside |measured|
+        frame["measured"] = frame["measured"].abs()
     evidence = gene_set_evidence(view, list(frame["candidate_id"]), n_sets=n_sets)
     if evidence is not None:
         frame["gene_sets"] = [evidence.get(cid, "") for cid in frame["candidate_id"]]

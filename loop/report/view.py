@@ -57,6 +57,12 @@ class CampaignView:
         return from_target(self.objective, targets, self.scale)
 
     @property
+    def on_magnitude(self) -> bool:
+        """Whether the objective is on |readout| (its predictions carry no sign)."""
+        o = self.objective
+        return o.kind == "maximize_abs" or (o.kind == "hits" and o.two_sided)
+
+    @property
     def predicts_readout(self) -> bool:
         """Whether predictions are of the readout (not of a per-round scalarisation)."""
         return not self.objective.secondary

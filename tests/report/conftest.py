@@ -82,3 +82,23 @@ def screen(shared_data, tmp_path_factory) -> Drawn:
 @pytest.fixture(scope="session")
 def reaction(shared_data, tmp_path_factory) -> Drawn:
     return _run(tmp_path_factory.mktemp("reaction"), reaction_spec(shared_data))
+
+
+@pytest.fixture(scope="session")
+def tradeoff(shared_data, tmp_path_factory) -> Drawn:
+    """Direct arylation, 2 x 5, yield traded against a made-up ligand cost (10 per ligand)."""
+    import numpy as np
+    import pandas as pd
+
+    tmp = tmp_path_factory.mktemp("tradeoff")
+    d = shared_data / "reactions" / "direct_arylation"
+    ligands = sorted(pd.read_csv(d / "experiment_index.csv")["Ligand_SMILES"].unique())
+    costs = tmp / "ligand_cost.csv"
+    pd.DataFrame({"smiles": ligands, "cost": np.arange(len(ligands)) * 10.0}).to_csv(
+        costs, index=False)
+    raw = reaction_spec(shared_data, secondary=[{"attribute": "cost", "direction": "minimize"}])
+    raw["name"] = "tradeoff"
+    raw["objective"].pop("transform")
+    raw["design_space"]["factors"][1]["attributes"] = str(costs)
+    raw["budget"]["rounds"] = 2
+    return _run(tmp, raw)

@@ -87,3 +87,14 @@ def test_a_reactions_report_draws_the_best_yield_in_chromium(browser, reaction, 
     title = browser.find_element("css selector", "#fig-best .ytitle").text
     assert "higher is better" in title
     assert (tmp_path / "reaction.png").stat().st_size > 20_000
+
+
+def test_a_tradeoffs_report_draws_its_pareto_front_in_chromium(browser, tradeoff, tmp_path):
+    page = write_report(tradeoff.store, tradeoff.name, tmp_path / "tradeoff.html",
+                        campaign=tradeoff.campaign)
+    errors, charts = _open(browser, page, tmp_path / "tradeoff.png")
+    assert errors == []
+    assert {"fig-pareto", "fig-best", "fig-proposals"} <= _chart_ids(charts)
+    assert "scalarised score" in browser.find_element("tag name", "body").text
+    # the score and the yield never share an axis
+    assert len(browser.find_elements("css selector", "#fig-proposals g.trace")) == 1

@@ -169,3 +169,23 @@ def test_a_spec_whose_files_are_gone_falls_back_to_the_store(shared_data, tmp_pa
                          base_dir=shared_data / "reactions" / "direct_arylation")
     assert here.design is not None and here.n_candidates == 1728 and not here.notes
     store.close()
+
+
+def test_a_two_sided_screen_sets_predicted_size_beside_measured_size():
+    objective = ObjectiveSpec(kind="hits", top_fraction=0.05, two_sided=True)
+    exps = (Experiment("e1", "toy", 1, "a", "done", predicted_mean=2.0, predicted_sd=0.5),)
+    view = _view(objective=objective, scale=None, experiments=exps,
+                 measurements=(Measurement("e1", "a", 1, 0, -2.2),))
+    table = proposals_table(view)
+    assert (table["predicted"].iloc[0], table["measured"].iloc[0]) == (2.0, 2.2)
+    assert "|value|" in campaign_figures(view)["proposals"].layout.yaxis.title.text
+
+
+def test_a_campaign_trading_yield_against_cost_draws_its_pareto_front(tradeoff):
+    view = campaign_view(tradeoff.store, tradeoff.name, tradeoff.campaign)
+    figures = campaign_figures(view)
+    assert {"pareto", "best"} <= set(figures) and "coverage" not in figures
+    measured, front = figures["pareto"].data
+    assert len(measured.x) == 10 and 1 <= len(front.x) <= 10
+    assert list(front.x) == sorted(front.x)  # cheapest first, a staircase
+    assert len(proposals_table(view)) == 5  # the scalarised score, never called yield
