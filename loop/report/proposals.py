@@ -7,7 +7,8 @@ is monotone, so interval ends map to interval ends (`frames.proposals_frame`).
 
 For gene campaigns over gene-set membership, each gene's "gene sets" are the
 sets it belongs to, ranked by how many of their measured members were high
-(a hit, or in the top 10% of measured targets when hits are not known). This
+(a known hit; else a hit by the objective's rule over what was measured; else
+in the top 10% of measured targets). This
 is evidence read from the data beside the prediction, not the instrument's
 own decomposition of its mean.
 """

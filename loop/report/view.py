@@ -138,7 +138,9 @@ def campaign_view(store: Store, name: str, campaign: Any = None, *,
         if why:
             notes.append(f"The campaign's files could not be read ({why}); figures that need "
                          "the design space (candidate parameters, gene sets, the random "
-                         "expectation) are left out.")
+                         "expectation) are left out. Relative paths in the campaign file "
+                         "start from the folder the report is written from, or from "
+                         "`loopwell report --base-dir`.")
         scale = log_scale(spec.objective, measurements)
     if design is None and n_candidates is not None:
         design = _PoolSize(n_candidates)
