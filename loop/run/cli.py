@@ -12,7 +12,7 @@ import click
 import typer
 from rich.console import Console
 
-from loop.run.errors import UserError, explain, is_debug
+from loop.run.errors import ExitCode, UserError, explain, is_debug
 from loop.run.settings import (configure_environment, default_store_url,
                                reap_orphaned_prefect_servers, state_dir)
 
@@ -319,6 +319,8 @@ def run_cli(argv: list[str] | None = None) -> int:
         if isinstance(exc, SystemExit):
             raise
         result = exc
+    if result == ExitCode.INTERRUPTED:  # typer turns Ctrl-C into exit code 130
+        result = KeyboardInterrupt()
     if not isinstance(result, BaseException):
         return int(result or 0)
     code, line = explain(result)
