@@ -50,6 +50,9 @@ def proposals_table(view: CampaignView, r: int | None = None, *, n_sets: int = 3
     frame["measured"] = [measured.get(eid, np.nan) for eid in frame["experiment_id"]]
     if view.on_magnitude:  # the prediction is of |readout|: set it beside |measured|
         frame["measured"] = frame["measured"].abs()
+        if view.predicts_readout:  # and a size is never below zero
+            for col in ("predicted", "predicted_lo90"):
+                frame[col] = frame[col].clip(lower=0.0)
     evidence = gene_set_evidence(view, list(frame["candidate_id"]), n_sets=n_sets)
     if evidence is not None:
         frame["gene_sets"] = [evidence.get(cid, "") for cid in frame["candidate_id"]]

@@ -173,11 +173,12 @@ def test_a_spec_whose_files_are_gone_falls_back_to_the_store(shared_data, tmp_pa
 
 def test_a_two_sided_screen_sets_predicted_size_beside_measured_size():
     objective = ObjectiveSpec(kind="hits", top_fraction=0.05, two_sided=True)
-    exps = (Experiment("e1", "toy", 1, "a", "done", predicted_mean=2.0, predicted_sd=0.5),)
+    exps = (Experiment("e1", "toy", 1, "a", "done", predicted_mean=2.0, predicted_sd=1.5),)
     view = _view(objective=objective, scale=None, experiments=exps,
                  measurements=(Measurement("e1", "a", 1, 0, -2.2),))
     table = proposals_table(view)
     assert (table["predicted"].iloc[0], table["measured"].iloc[0]) == (2.0, 2.2)
+    assert table["predicted_lo90"].iloc[0] == 0.0  # 2 - 1.645 * 1.5 < 0: no size is negative
     assert "|value|" in campaign_figures(view)["proposals"].layout.yaxis.title.text
 
 
