@@ -104,7 +104,7 @@ def _execute(spec, base_dir: Path | None, store_url: str | None, compute: str) -
         reporter.close()
         campaign.close()
     report = write_report(store, spec.name, state_dir() / "reports" / f"{spec.name}.html",
-                          n_candidates=campaign.design.n)
+                          campaign=campaign)
     _say_status(spec, store, status, t0, campaign.design.n)
     console.print(f"report: {report}")
     return status
@@ -355,14 +355,18 @@ def report(
     campaign: str = typer.Argument(..., help="campaign name"),
     out: Optional[Path] = typer.Option(None, help="HTML file to write"),
     store: Optional[str] = typer.Option(None, help="SQLAlchemy URL of the store"),
+    base_dir: Optional[Path] = typer.Option(
+        None, help="folder the campaign file's relative paths start from (default: here)"),
 ) -> None:
-    """Write a campaign's HTML report."""
+    """Write a campaign's HTML report (interactive charts, one file that opens offline)."""
     from loop.report.html import write_report
 
     db = _store(store)
     _known(db, campaign)
     path = out or state_dir() / "reports" / f"{campaign}.html"
-    console.print(f"report: {write_report(db, campaign, path)}")
+    written = write_report(db, campaign, path, base_dir=base_dir,
+                           cache_dir=state_dir() / "features")
+    console.print(f"report: {written}")
 
 
 @app.command()
