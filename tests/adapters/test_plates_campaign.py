@@ -54,4 +54,4 @@ def test_the_lab_sections_of_docs_labs_md_validate(scratch_registry):
     text = (Path(__file__).resolve().parents[2] / "docs" / "labs.md").read_text()
     blocks = [yaml.safe_load(b)["lab"] for b in re.findall(r"```yaml\n(.*?)```", text, re.S)]
     kinds = [LabSpec.model_validate(lab).kind for lab in blocks]
-    assert kinds == ["plate_folder", "opentrons", "http"]
+    assert kinds == ["plate_folder", "opentrons", "sila", "madsci", "http"]
