@@ -129,8 +129,9 @@ def _wait_for(api, name, status, rounds=1, timeout=240.0):
 
 
 def _shoot(driver, path: Path) -> None:
-    height = driver.execute_script("return document.body.scrollHeight")
-    driver.set_window_size(1280, min(int(height) + 100, 8000))
+    height = driver.execute_script(
+        "return Math.max(document.body.scrollHeight, document.documentElement.scrollHeight)")
+    driver.set_window_size(1280, min(max(int(height) + 150, 600), 8000))
     driver.save_screenshot(str(path))
     SHOTS.mkdir(exist_ok=True)
     shutil.copy(path, SHOTS / path.name)

@@ -41,7 +41,8 @@ STATES = {
 _BADGES = """.s{display:inline-block;padding:1px 8px;border-radius:9px;background:#eee}
 .s-awaiting-approval{background:#ffe3a3}.s-waiting-for-lab{background:#cfe3ff}
 .s-done{background:#c9efc9}.s-paused,.s-cancelled{background:#ddd;color:#555}
-nav{color:#555;margin-bottom:1em}.err{color:#a00}"""
+nav{color:#555;margin-bottom:1em}.err{color:#a00}#proposals td,#proposals th{text-align:left}
+#act{border:1px solid #ccc;border-radius:6px;padding:.2em 1em 1em;margin:1em 0}"""
 _STYLE = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222;
 padding:0 1em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 10px;
 text-align:left}""" + _BADGES
@@ -178,8 +179,9 @@ def campaign_page(name: str, request: Request, service: ServiceDep) -> Response:
     view = campaign_view(service.store, name, campaign, cache_dir=service.state_dir)
     top = _nav(who, name) + (f'<p><span class="s s-{html.escape(view.status)}">'
                              f'{html.escape(STATES.get(view.status, view.status))}</span></p>')
-    return HTMLResponse(render_page(view, plotly_src=PLOTLY, head=_ICON + f"<style>{_BADGES}</style>",
-                                    top=top, bottom=_actions(view, who)),
+    page = render_page(view, plotly_src=PLOTLY, head=_ICON + f"<style>{_BADGES}</style>",
+                       top=top + _actions(view, who))
+    return HTMLResponse(page,
                         headers={"Cache-Control": "no-store"})
 
 
@@ -188,11 +190,12 @@ def _actions(view, who: Token) -> str:
     r = view.current_round
     if r is None:
         return ""
-    todo = [e for e in view.experiments if e.round == r and e.state in
-            (ExperimentState.PROPOSED, ExperimentState.APPROVED)]
+    todo = sorted((e for e in view.experiments if e.round == r and e.state in
+                   (ExperimentState.PROPOSED, ExperimentState.APPROVED)),
+                  key=lambda e: -e.acquisition if e.acquisition is not None else float("inf"))
     operator = who.role == Role.OPERATOR
     if not todo:
-        return f"<h2>Round {r}: nothing to approve</h2>"
+        return ""
     rows = []
     for e in todo:
         eid = html.escape(e.id, quote=True)
@@ -202,16 +205,20 @@ def _actions(view, who: Token) -> str:
                        if e.state == ExperimentState.PROPOSED else "")
             buttons = (f'<td>{approve}<button class="act-reject">reject</button> '
                        f'<button class="act-edit">edit</button></td>')
+        acq = "-" if e.acquisition is None else format(e.acquisition, ".4g")
         rows.append(f'<tr class="proposal" data-id="{eid}"><td>{html.escape(e.candidate_id)}'
-                    f'</td><td class="state">{html.escape(str(e.state))}</td>{buttons}</tr>')
-    head = "<th>candidate</th><th>state</th>" + ("<th>act</th>" if operator else "")
+                    f'</td><td class="state">{html.escape(str(e.state))}</td><td>{acq}</td>'
+                    f'{buttons}</tr>')
+    head = "<th>candidate</th><th>state</th><th>acquisition</th>" + (
+        "<th></th>" if operator else "")
     all_button = ('<p><button id="approve-all">approve every proposed one</button></p>'
                   if operator else
                   "<p>Sign in with an operator token to approve, reject or edit.</p>")
     script = _SCRIPT % {"campaign": json.dumps(view.name), "header": json.dumps(DASHBOARD_HEADER)}
-    return (f'<h2 id="act">Round {r}: to approve before the lab</h2>{all_button}'
+    return (f'<section id="act"><h2>Round {r}: {len(todo)} experiment(s) before the lab</h2>'
+            f'<p>Best first; details in "Proposals of round {r}" below.</p>{all_button}'
             f'<p id="act-status" class="err"></p><table id="proposals">'
-            f'<tr>{head}</tr>{"".join(rows)}</table>' + (script if operator else ""))
+            f'<tr>{head}</tr>{"".join(rows)}</table></section>' + (script if operator else ""))
 
 
 # the buttons call the JSON API; the cookie goes with them (same origin), the header marks
