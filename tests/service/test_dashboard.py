@@ -4,8 +4,8 @@ The browser test runs a real uvicorn on 127.0.0.1 over the small Scharenberg
 campaign (manual lab, manual approval, 2 rounds x 8): round 0 is approved and
 answered over the API so that round 1 is proposed by a model, then the list
 and the campaign's page must load with no console errors, draw their charts,
-and an operator's click on "approve" (and "reject", with its reason) must change
-the experiments in the store. Screenshots go to tmp_path and /tmp/dash-shots/.
+and an operator's clicks on "approve", "reject" (with its reason) and "edit" (with
+another candidate) must change the experiments in the store. Screenshots go to tmp_path and /tmp/dash-shots/.
 """
 
 from __future__ import annotations
@@ -209,7 +209,7 @@ def test_the_dashboard_in_chromium_shows_campaigns_draws_charts_and_approves(
 
     rows = browser.find_elements(By.CSS_SELECTOR, "tr.proposal")
     assert len(rows) == 8
-    first, second = rows[0].get_attribute("data-id"), rows[1].get_attribute("data-id")
+    first, second, third = (row.get_attribute("data-id") for row in rows[:3])
     assert store.experiment(first).state == "proposed"
     rows[0].find_element(By.CSS_SELECTOR, "button.act-approve").click()
     WebDriverWait(browser, 60).until(
@@ -224,9 +224,24 @@ def test_the_dashboard_in_chromium_shows_campaigns_draws_charts_and_approves(
     WebDriverWait(browser, 60).until(lambda d: store.experiment(second).state == "cancelled")
     assert "off-target in our cell line" in store.experiment(second).note
     WebDriverWait(browser, 60).until(_charts_drawn)
+
+    # edit: another candidate, not yet asked for, in place of the third
+    asked = {e.candidate_id for e in store.experiments(name)}
+    other = next(c for c in sorted(table) if c not in asked)
+    browser.find_element(
+        By.CSS_SELECTOR, f'tr.proposal[data-id="{third}"] button.act-edit').click()
+    for answer in (other, "a better control"):
+        alert = WebDriverWait(browser, 10).until(lambda d: d.switch_to.alert)
+        alert.send_keys(answer)
+        alert.accept()
+    WebDriverWait(browser, 60).until(lambda d: store.experiment(third).state == "cancelled")
+    assert store.experiment(f"{name}-r1-{other}").state == "proposed"
+    WebDriverWait(browser, 60).until(_charts_drawn)
+    assert browser.find_elements(By.CSS_SELECTOR, f'tr.proposal[data-id="{name}-r1-{other}"]')
+    _shoot(browser, tmp_path / "dashboard-campaign-after.png")
     assert _severe(browser) == []
     audit = op.get(f"/campaigns/{name}/audit").json()
-    assert [a["action"] for a in audit][-2:] == ["approve", "reject"]
-    assert {a["who"] for a in audit[-2:]} == {"operator-1"}
+    assert [a["action"] for a in audit][-3:] == ["approve", "reject", "edit"]
+    assert {a["who"] for a in audit[-3:]} == {"operator-1"}
     op.close()
     lab.close()

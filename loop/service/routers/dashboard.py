@@ -34,7 +34,7 @@ router = APIRouter(prefix="/dashboard", include_in_schema=False)
 PLOTLY = "/dashboard/static/plotly.min.js"
 #: how people read a campaign's status
 STATES = {
-    "created": "starting", "running": "proposing", "awaiting-approval": "ready to approve",
+    "created": "starting", "running": "running", "awaiting-approval": "ready to approve",
     "waiting-for-lab": "waiting for the lab", "paused": "paused", "cancelled": "cancelled",
     "done": "done",
 }
@@ -236,7 +236,8 @@ async function call(path, body){
   if (!r.ok) {
     let why = r.statusText;
     try { why = (await r.json()).detail; } catch (e) {}
-    out.textContent = 'refused (' + r.status + '): ' + (typeof why === 'string' ? why : JSON.stringify(why));
+    if (typeof why !== 'string') why = JSON.stringify(why);
+    out.textContent = 'refused (' + r.status + '): ' + why;
     return;
   }
   out.textContent = '';
@@ -244,7 +245,10 @@ async function call(path, body){
 }
 document.querySelectorAll('tr.proposal').forEach(function(row){
   const id = encodeURIComponent(row.dataset.id);
-  const on = function(cls, f){ const b = row.querySelector(cls); if (b) b.addEventListener('click', f); };
+  const on = function(cls, f){
+    const b = row.querySelector(cls);
+    if (b) b.addEventListener('click', f);
+  };
   on('.act-approve', function(){ call('/' + id + '/approve'); });
   on('.act-reject', function(){
     const reason = prompt('Why reject ' + row.dataset.id + '?');
