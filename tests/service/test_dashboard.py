@@ -48,6 +48,16 @@ def test_the_dashboard_asks_for_a_token_and_keeps_it_in_a_strict_httponly_cookie
                     follow_redirects=False)
     assert r.status_code == 303 and "httponly" in r.headers["set-cookie"].lower()
     assert "operator-1 (operator)" in client.get("/dashboard").text
+    r = client.get("/dashboard/nope")
+    assert r.status_code == 404 and "No campaign" in r.text
+    client.cookies.clear()
+    assert client.get("/dashboard/nope").status_code == 401  # not even whether it exists
+
+
+def test_a_campaign_name_cannot_close_the_pages_script():
+    from loop.service.routers.dashboard import _js
+
+    assert "</script>" not in _js("</script><script>alert(1)//")
 
 
 def test_the_json_api_takes_the_cookie_but_a_change_needs_the_dashboards_header(client):

@@ -214,11 +214,16 @@ def _actions(view, who: Token) -> str:
     all_button = ('<p><button id="approve-all">approve every proposed one</button></p>'
                   if operator else
                   "<p>Sign in with an operator token to approve, reject or edit.</p>")
-    script = _SCRIPT % {"campaign": json.dumps(view.name), "header": json.dumps(DASHBOARD_HEADER)}
+    script = _SCRIPT % {"campaign": _js(view.name), "header": _js(DASHBOARD_HEADER)}
     return (f'<section id="act"><h2>Round {r}: {len(todo)} experiment(s) before the lab</h2>'
             f'<p>Best first; details in "Proposals of round {r}" below.</p>{all_button}'
             f'<p id="act-status" class="err"></p><table id="proposals">'
             f'<tr>{head}</tr>{"".join(rows)}</table></section>' + (script if operator else ""))
+
+
+def _js(value: str) -> str:
+    """A JavaScript string literal that cannot close the <script> it is in."""
+    return json.dumps(value).replace("<", "\\u003c").replace(">", "\\u003e")
 
 
 # the buttons call the JSON API; the cookie goes with them (same origin), the header marks
