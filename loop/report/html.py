@@ -60,7 +60,8 @@ def figure_div(name: str, fig: Any) -> str:
 
 
 def render_page(view: CampaignView, figures: dict[str, Any] | None = None, *,
-                plotly_src: str | None = None) -> str:
+                plotly_src: str | None = None, head: str = "", top: str = "",
+                bottom: str = "") -> str:
     """Render a campaign's full HTML page.
 
     Args:
@@ -68,6 +69,8 @@ def render_page(view: CampaignView, figures: dict[str, Any] | None = None, *,
         figures: the figures to show (default `campaign_figures(view)`).
         plotly_src: a URL to load plotly from; by default the bundle is inlined,
             so the page works offline.
+        head, top, bottom: raw HTML put in the page's head, first in its body and
+            last in its body (the service's dashboard adds its links and buttons).
     """
     figures = campaign_figures(view) if figures is None else figures
     script = (f'<script src="{html.escape(plotly_src)}"></script>' if plotly_src else
@@ -79,8 +82,8 @@ def render_page(view: CampaignView, figures: dict[str, Any] | None = None, *,
         for n, f in figures.items())
     name = html.escape(view.name)
     return f"""<!doctype html><html><head><meta charset="utf-8">
-<title>loopwell: {name}</title><style>{_STYLE}</style>{script}</head><body>
-<h1>Campaign {name}</h1>
+<title>loopwell: {name}</title><style>{_STYLE}</style>{head}{script}</head><body>
+{top}<h1>Campaign {name}</h1>
 <p class="meta">{html.escape(view.description)} &mdash; status: {html.escape(view.status)}
 &mdash; objective: {html.escape(_objective_text(view))} &mdash; {len(view.measurements)}
 measurements</p>
@@ -90,7 +93,7 @@ measurements</p>
 {_proposals_section(view)}
 <h2>Rejected inputs ({view.n_rejected})</h2>
 <p>See <code>loopwell status {name}</code> for the reasons.</p>
-</body></html>"""
+{bottom}</body></html>"""
 
 
 def _objective_text(view: CampaignView) -> str:

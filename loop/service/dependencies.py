@@ -44,14 +44,29 @@ ServiceDep = Annotated[Service, Depends(get_service)]
 _bearer = HTTPBearer(auto_error=False, description="a token from `loopwell token create`")
 
 
-def current_token(service: ServiceDep,
+#: the dashboard's cookie: the token, HttpOnly and SameSite=Strict (see routers/dashboard.py)
+COOKIE = "loopwell_token"
+#: a change made with the cookie (not a bearer header) must carry this header: a cross-site
+#: form cannot set it, and a cross-origin fetch() with it needs CORS, which is not allowed
+DASHBOARD_HEADER = "X-Loopwell-Dashboard"
+_SAFE = ("GET", "HEAD", "OPTIONS")
+
+
+def current_token(request: Request, service: ServiceDep,
                   creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
                   ) -> Token:
-    """Return the caller's token; 401 without a live one."""
-    if creds is None or creds.scheme.lower() != "bearer":
+    """Return the caller's token (bearer header, else the dashboard's cookie); 401 without one."""
+    if creds is not None and creds.scheme.lower() == "bearer":
+        secret = creds.credentials
+    elif request.cookies.get(COOKIE):
+        secret = request.cookies[COOKIE]
+        if request.method not in _SAFE and request.headers.get(DASHBOARD_HEADER) != "1":
+            raise HTTPException(403, f"a change made with the dashboard's cookie needs the "
+                                f"header {DASHBOARD_HEADER}: 1")
+    else:
         raise HTTPException(401, "a bearer token is required (loopwell token create)",
                             headers={"WWW-Authenticate": "Bearer"})
-    token = find_token(service.store.engine, creds.credentials)
+    token = find_token(service.store.engine, secret)
     if token is None:
         raise HTTPException(401, "unknown or revoked token",
                             headers={"WWW-Authenticate": "Bearer"})
