@@ -1,3 +1,4 @@
+# One concept past 300 lines: the wire protocol's documentation and its one client.
 """A lab node that speaks JSON over HTTP.
 
 Wire protocol (version 1). Every body is JSON (``Content-Type:

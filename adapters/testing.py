@@ -1,3 +1,4 @@
+# Past 300 lines on purpose: every fake lab server the tests share, in the package as STYLE asks.
 """Fakes for tests of code that talks to labs.
 
 `FakeLabApp` is a lab node in one callable: hand it to

@@ -1,3 +1,4 @@
+# One concept past 300 lines: the adapter and its mapping of every MADSci action state.
 """A lab adapter that drives a MADSci REST node: one action per batch.
 
 `submit` creates the node's measuring action (``measure`` by default) with the

@@ -1,3 +1,4 @@
+# One concept past 300 lines: the folder lab's submit/poll/collect/cancel over its saved state.
 """A lab that is a liquid handler (or a person) and a plate reader, joined by two folders.
 
 ``submit`` lays a batch out on plates and writes, per plate, a worklist CSV

@@ -1,3 +1,4 @@
+# One concept past 300 lines: the SiLA client adapter, its retries and its saved jobs.
 """A lab adapter that is a SiLA 2 client: one observable command per batch.
 
 `submit` starts the server's measuring command (``AssayInstrument.MeasureBatch``

@@ -1,3 +1,4 @@
+# One concept past 300 lines: the reactions benchmark, run to summary and plot.
 """`loopwell bench reactions`: reaction optimisation head to head with BayBE, Ax and random.
 
 Protocol: a random start of 5 reactions (the same rows for every tool of a
