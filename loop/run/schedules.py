@@ -190,47 +190,68 @@ def remove_schedule(campaign: str) -> bool:
     return old is not None
 
 
-def sync_schedules(store: str | None = None) -> dict[str, list[str]]:
+def sync_schedules(store: str | None = None,
+                   known: dict[str, str] | None = None) -> dict[str, list[str]]:
     """Make the deployments match the store's scheduled campaigns.
 
     Creates or updates a deployment for each campaign of the store with a
     schedule, and deletes the deployments of this store whose campaign is gone
-    or has no schedule any more. Returns the names `applied` and `removed`.
+    or has no schedule any more. `known` (campaign -> spec JSON, updated here)
+    remembers what was applied, so that an unchanged campaign whose deployment
+    exists is left alone (updating a deployment makes Prefect drop and
+    re-create its upcoming runs). Returns the names `applied`, `kept` and `removed`.
     """
+    import json
+
     from loop.campaign import SqlStore, parse_spec
 
     url = store or default_store_url()
+    known = {} if known is None else known
     db = SqlStore(url)
-    applied, removed = [], []
     wanted = {}
     for name in db.campaign_names():
         record = db.campaign(name)
         if record is not None and record.spec.get("schedule"):
-            wanted[name] = parse_spec(record.spec, source=f"campaign '{name}' in the store")
-    for name, spec in wanted.items():
-        apply_schedule(spec, store=url)
-        applied.append(name)
-    for row in list_schedules():
-        if row["store"] == url and row["campaign"] not in wanted:
-            remove_schedule(row["campaign"])
-            removed.append(row["campaign"])
-    return {"applied": applied, "removed": removed}
+            wanted[name] = record.spec
+    deployed = {d.name: d for d in _scheduled_deployments()}
+    done: dict[str, list[str]] = {"applied": [], "kept": [], "removed": []}
+    for name, raw in wanted.items():
+        body = json.dumps(raw, sort_keys=True)
+        if name in deployed and known.get(name) == body:
+            done["kept"].append(name)
+            continue
+        apply_schedule(parse_spec(raw, source=f"campaign '{name}' in the store"), store=url)
+        known[name] = body
+        done["applied"].append(name)
+    for name, d in deployed.items():
+        if d.parameters.get("store") == url and name not in wanted:
+            remove_schedule(name)
+            known.pop(name, None)
+            done["removed"].append(name)
+    return done
+
+
+def _scheduled_deployments() -> list:
+    from prefect.client.schemas.filters import FlowFilter, FlowFilterName
+
+    with _client() as client:
+        return client.read_deployments(
+            flow_filter=FlowFilter(name=FlowFilterName(any_=[FLOW_NAME])))
 
 
 # -- what the CLI and the service call -------------------------------------------
 def list_schedules() -> list[dict[str, Any]]:
     """Return one row per scheduled campaign: schedule, paused, next run, last run."""
     from prefect.client.schemas.filters import (
-        DeploymentFilter, DeploymentFilterId, FlowFilter, FlowFilterName, FlowRunFilter,
-        FlowRunFilterState, FlowRunFilterStateType,
+        DeploymentFilter, DeploymentFilterId, FlowRunFilter, FlowRunFilterState,
+        FlowRunFilterStateType,
     )
     from prefect.client.schemas.objects import StateType
     from prefect.client.schemas.sorting import FlowRunSort
 
     rows = []
+    deployments = _scheduled_deployments()
     with _client() as client:
-        deployments = client.read_deployments(
-            flow_filter=FlowFilter(name=FlowFilterName(any_=[FLOW_NAME])))
         for d in sorted(deployments, key=lambda d: d.name):
             by_deployment = DeploymentFilter(id=DeploymentFilterId(any_=[d.id]))
             last = client.read_flow_runs(
@@ -316,18 +337,24 @@ def start_worker(api_url: str, limit: int = 4, query_s: float = 5.0) -> subproce
 
 
 def stop_worker(worker: subprocess.Popen, timeout_s: float = 20.0) -> None:
-    """Stop the worker and the flow run processes it started."""
+    """Stop the flow runs the worker started, then the worker.
+
+    The flow runs go first, while the server is up: a flow run stopped by SIGTERM
+    reports itself crashed and gives back its deployment's concurrency slot, so
+    the schedule is not blocked by a run that will never end.
+    """
     import psutil
+
+    from loop.run.settings import stop_processes
 
     try:
         children = psutil.Process(worker.pid).children(recursive=True)
     except psutil.NoSuchProcess:
         children = []
-    from loop.run.settings import stop_processes
-
-    stop_processes([psutil.Process(worker.pid)] if worker.poll() is None else [], timeout_s)
+    stop_processes(children, timeout_s)
+    if worker.poll() is None:
+        stop_processes([psutil.Process(worker.pid)], timeout_s)
     worker.wait(timeout_s)
-    stop_processes([c for c in children if c.is_running()], timeout_s)
 
 
 def serve_schedules(store: str | None = None, *, limit: int = 4, sync_s: float = 30.0,
@@ -351,17 +378,20 @@ def serve_schedules(store: str | None = None, *, limit: int = 4, sync_s: float =
         ensure_pool()
         worker = start_worker(api_url, limit=limit)
         say(f"worker of pool '{POOL}' started (pid {worker.pid})")
-        next_sync = 0.0
+        next_sync, known, said = 0.0, {}, None
         try:
             while not should_stop():
                 if time.monotonic() >= next_sync:
                     try:
-                        done = sync_schedules(store)
-                        say(f"schedules: {', '.join(done['applied']) or 'none'}"
-                            + (f"; removed {', '.join(done['removed'])}" if done["removed"]
-                               else ""))
+                        done = sync_schedules(store, known)
+                        line = "schedules: " + (", ".join(sorted(known)) or "none") + "".join(
+                            f"; {what} {', '.join(names)}" for what, names in done.items()
+                            if names and what != "kept")
                     except Exception as exc:  # noqa: BLE001 - a bad spec or a busy server
-                        say(f"could not sync schedules: {exc}")
+                        line = f"could not sync schedules: {exc}"
+                    if line != said:
+                        say(line)
+                        said = line
                     next_sync = time.monotonic() + sync_s
                 if worker.poll() is not None:
                     say(f"the worker exited ({worker.returncode}); starting another")
@@ -371,6 +401,6 @@ def serve_schedules(store: str | None = None, *, limit: int = 4, sync_s: float =
             stop_worker(worker)
 
 
-__all__ = ["FLOW_NAME", "POOL", "ScheduleError", "apply_schedule", "list_schedules", "pause_schedule",
-           "remove_schedule", "resume_schedule", "run_now", "run_scheduled",
+__all__ = ["FLOW_NAME", "POOL", "ScheduleError", "apply_schedule", "list_schedules",
+           "pause_schedule", "remove_schedule", "resume_schedule", "run_now", "run_scheduled",
            "serve_schedules", "sync_schedules"]
