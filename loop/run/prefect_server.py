@@ -121,6 +121,64 @@ def _record_path() -> Path:
     return Path(os.environ.get("PREFECT_HOME") or state_dir() / "prefect") / RECORD
 
 
+def record(**fields) -> None:
+    """Add fields (e.g. the worker's pid) to the record of this state folder's server."""
+    path = _record_path()
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return
+    if data.get("owner") == os.getpid():  # only the server this process started
+        path.write_text(json.dumps({**data, **fields}))
+
+
+def serving_owner() -> int | None:
+    """Return the pid of the live `loopwell schedule serve` of this state folder, if any."""
+    import psutil
+
+    try:
+        owner = json.loads(_record_path().read_text()).get("owner")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return owner if isinstance(owner, int) and psutil.pid_exists(owner) else None
+
+
+def reap_stale_server(timeout_s: float = 20.0) -> list[int]:
+    """Stop the server and worker a killed `loopwell schedule serve` left; return their pids.
+
+    The record names the `serve` process (`owner`), its server and its worker,
+    each the leader of its own process group. When the owner no longer runs,
+    each group whose leader is still a Prefect process is stopped, and the
+    record removed.
+    """
+    import psutil
+
+    path = _record_path()
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return []
+    owner = data.get("owner")
+    if isinstance(owner, int) and psutil.pid_exists(owner):
+        return []
+    stopped = []
+    for pid in (data.get("worker"), data.get("pid")):
+        try:
+            proc = psutil.Process(pid)
+            if "prefect" not in " ".join(proc.cmdline()):
+                continue  # the pid was reused by someone else
+        except (psutil.Error, TypeError, ValueError):
+            continue
+        _signal_group(pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout_s)
+        except psutil.TimeoutExpired:
+            _signal_group(pid, signal.SIGKILL)
+        stopped.append(pid)
+    path.unlink(missing_ok=True)
+    return stopped
+
+
 def running_server() -> str | None:
     """Return the API URL of the server `loopwell schedule serve` runs for this state folder."""
     path = _record_path()
@@ -153,8 +211,9 @@ def prefect_api(*, keep: bool = False, timeout_s: float = 120.0) -> Iterator[str
         server = PrefectServer(Path(os.environ["PREFECT_HOME"])).start(timeout_s)
         url = server.api_url
         if keep:
-            _record_path().write_text(json.dumps({"api_url": url, "pid": server.process.pid,
-                                                  "start_s": round(server.start_s, 1)}))
+            _record_path().write_text(json.dumps({
+                "api_url": url, "pid": server.process.pid, "owner": os.getpid(),
+                "start_s": round(server.start_s, 1)}))
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     # the environment for the processes we start, the settings for this one (Prefect
@@ -172,4 +231,4 @@ def prefect_api(*, keep: bool = False, timeout_s: float = 120.0) -> Iterator[str
 
 
 __all__ = ["PrefectServer", "PrefectServerError", "is_healthy", "prefect_api",
-           "running_server"]
+           "reap_stale_server", "record", "running_server", "serving_owner"]

@@ -35,7 +35,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Callable
 
-from loop.run.prefect_server import prefect_api
+from loop.run.prefect_server import prefect_api, reap_stale_server, record, serving_owner
 from loop.run.settings import configure_environment, default_store_url, state_dir
 
 FLOW_NAME = "loopwell-scheduled-run"
@@ -372,11 +372,20 @@ def serve_schedules(store: str | None = None, *, limit: int = 4, sync_s: float =
     if threading.current_thread() is threading.main_thread():
         # `kill PID` stops what we started, as Ctrl-C does
         signal.signal(signal.SIGTERM, signal.default_int_handler)
+    configure_environment()
+    stale = reap_stale_server()
+    if stale:
+        say(f"stopped the Prefect server and worker a killed `serve` left "
+            f"(pid {', '.join(map(str, stale))})")
+    if serving_owner() is not None:
+        raise ScheduleError(f"`loopwell schedule serve` already runs for {state_dir()} "
+                            f"(pid {serving_owner()}); one is enough")
     t0 = time.perf_counter()
     with prefect_api(keep=True) as api_url:
         say(f"Prefect API {api_url} (ready after {time.perf_counter() - t0:.1f} s)")
         ensure_pool()
         worker = start_worker(api_url, limit=limit)
+        record(worker=worker.pid)
         say(f"worker of pool '{POOL}' started (pid {worker.pid})")
         next_sync, known, said = 0.0, {}, None
         try:
@@ -396,6 +405,7 @@ def serve_schedules(store: str | None = None, *, limit: int = 4, sync_s: float =
                 if worker.poll() is not None:
                     say(f"the worker exited ({worker.returncode}); starting another")
                     worker = start_worker(api_url, limit=limit)
+                    record(worker=worker.pid)
                 time.sleep(0.5)
         finally:
             stop_worker(worker)

@@ -3,6 +3,7 @@
 The run against a real Prefect server and worker is in test_schedules_server.py.
 """
 
+import os
 import subprocess
 import sys
 
@@ -91,3 +92,48 @@ def test_a_scheduled_run_leaves_paused_and_deleted_campaigns_alone(make_spec, ho
                                                        "nothing done")
     status, message = run_scheduled("gone", url)
     assert status == "missing" and "no such campaign" in message
+
+
+def test_serve_stops_what_a_killed_serve_left(home):
+    import json
+
+    import psutil
+
+    from loop.run.prefect_server import reap_stale_server, serving_owner
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    left = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)",
+                             "prefect-server-stand-in"], start_new_session=True)
+    try:
+        folder = home / "state" / "prefect"
+        folder.mkdir(parents=True)
+        record = {"api_url": "http://127.0.0.1:9/api", "pid": left.pid, "owner": dead.pid}
+        (folder / "loopwell-server.json").write_text(json.dumps(record))
+        assert serving_owner() is None
+        assert reap_stale_server(timeout_s=10) == [left.pid]
+        assert left.wait(10) is not None and not (folder / "loopwell-server.json").exists()
+        # a live owner's server is left alone
+        (folder / "loopwell-server.json").write_text(json.dumps({**record, "owner": os.getpid()}))
+        assert reap_stale_server() == [] and serving_owner() == os.getpid()
+    finally:
+        if left.poll() is None:
+            left.kill()
+            left.wait()
+    assert not psutil.pid_exists(left.pid) or psutil.Process(left.pid).status() == "zombie"
+
+
+def test_the_schedule_commands_exist_and_a_file_without_a_schedule_is_refused(
+        make_spec, tmp_path, capsys):
+    import yaml
+
+    from loop.run.cli import run_cli
+
+    assert run_cli(["schedule", "--help"]) == 0
+    out = capsys.readouterr().out
+    for command in ("add", "list", "pause", "resume", "run-now", "remove", "serve"):
+        assert command in out
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(make_spec().model_dump(mode="json")))
+    assert run_cli(["schedule", "add", str(path), "--store", f"sqlite:///{tmp_path}/s.db"]) == 2
+    assert "no `schedule` in the campaign file" in capsys.readouterr().err
