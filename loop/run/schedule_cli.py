@@ -123,7 +123,7 @@ def serve(
 ) -> None:
     """Run the schedules in the foreground until Ctrl-C: a Prefect server on 127.0.0.1
     (unless PREFECT_API_URL is set), a deployment per scheduled campaign, a worker."""
-    from loop.run.schedules import serve_schedules
+    from loop.run.schedule_serve import serve_schedules
 
     console = _console()
     try:

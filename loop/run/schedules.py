@@ -22,20 +22,16 @@ restart, and deployments live on the server whatever runs them. The entry point
 is a module path (`loop.run.flows:scheduled_run`), so the worker needs only
 loopwell installed: no code storage, no pull steps.
 
-Every function here takes its Prefect API from `loop.run.prefect_server.prefect_api`.
+Every function here talks to the Prefect API of `loop.run.prefect_server.prefect_api`;
+`loop.run.schedule_serve` runs the server, the worker and the sync together.
 """
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Callable
 
-from loop.run.prefect_server import prefect_api, reap_stale_server, record, serving_owner
 from loop.run.settings import configure_environment, default_store_url, state_dir
 
 FLOW_NAME = "loopwell-scheduled-run"
@@ -66,14 +62,14 @@ def run_scheduled(campaign: str, store: str, base_dir: str | None = None,
     from loop.campaign.store.base import CampaignBusy
 
     db = SqlStore(store)
-    record = db.campaign(campaign)
-    if record is None:
+    stored = db.campaign(campaign)
+    if stored is None:
         return "missing", f"{campaign}: no such campaign in {db.display_url}; nothing to do"
-    if record.status in (CampaignStatus.PAUSED, CampaignStatus.CANCELLED):
-        return str(record.status), f"{campaign}: {record.status} by a person; nothing done"
+    if stored.status in (CampaignStatus.PAUSED, CampaignStatus.CANCELLED):
+        return str(stored.status), f"{campaign}: {stored.status} by a person; nothing done"
     n_done = sum(r.status == RoundStatus.DONE for r in db.rounds(campaign))
     n_asked = len(db.experiments(campaign))
-    spec = parse_spec(record.spec, source=f"campaign '{campaign}' in the store")
+    spec = parse_spec(stored.spec, source=f"campaign '{campaign}' in the store")
     runner = Campaign(spec, db, state_dir=state_dir(),
                       base_dir=Path(base_dir) if base_dir else None, compute=compute)
     try:
@@ -315,102 +311,6 @@ def run_now(campaign: str) -> str:
     return str(run.id)
 
 
-# -- the worker ----------------------------------------------------------------
-def start_worker(api_url: str, limit: int = 4, query_s: float = 5.0) -> subprocess.Popen:
-    """Start a Prefect process worker of the `loopwell` pool, in its own process group."""
-    # the worker and its flow runs log at INFO to worker.log and to the server (the
-    # command line itself keeps Prefect quiet); LOOPWELL_HOME is absolute, as the
-    # worker runs each flow run in a temporary folder
-    env = dict(os.environ, PREFECT_API_URL=api_url, LOOPWELL_HOME=str(state_dir()),
-               PREFECT_LOGGING_LEVEL="INFO")
-    env.setdefault("PREFECT_WORKER_QUERY_SECONDS", f"{query_s:g}")
-    env.setdefault("PREFECT_WORKER_PREFETCH_SECONDS", f"{query_s:g}")
-    log = open(state_dir() / "prefect" / "worker.log", "ab")
-    try:
-        return subprocess.Popen(
-            [sys.executable, "-m", "prefect", "worker", "start", "--pool", POOL,
-             "--type", "process", "--limit", str(limit)],
-            env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True)
-    finally:
-        log.close()
-
-
-def stop_worker(worker: subprocess.Popen, timeout_s: float = 20.0) -> None:
-    """Stop the flow runs the worker started, then the worker.
-
-    The flow runs go first, while the server is up: a flow run stopped by SIGTERM
-    reports itself crashed and gives back its deployment's concurrency slot, so
-    the schedule is not blocked by a run that will never end.
-    """
-    import psutil
-
-    from loop.run.settings import stop_processes
-
-    try:
-        children = psutil.Process(worker.pid).children(recursive=True)
-    except psutil.NoSuchProcess:
-        children = []
-    stop_processes(children, timeout_s)
-    if worker.poll() is None:
-        stop_processes([psutil.Process(worker.pid)], timeout_s)
-    worker.wait(timeout_s)
-
-
-def serve_schedules(store: str | None = None, *, limit: int = 4, sync_s: float = 30.0,
-                    say: Callable[[str], None] = print,
-                    should_stop: Callable[[], bool] = lambda: False) -> None:
-    """Run the schedules until Ctrl-C (or `should_stop()`): server, deployments, worker.
-
-    Starts a Prefect server on loopback unless `PREFECT_API_URL` is set or one
-    already runs for this state folder, makes the deployments match the store
-    every `sync_s` seconds, and keeps a worker of the `loopwell` pool running.
-    """
-    import signal
-    import threading
-
-    if threading.current_thread() is threading.main_thread():
-        # `kill PID` stops what we started, as Ctrl-C does
-        signal.signal(signal.SIGTERM, signal.default_int_handler)
-    configure_environment()
-    stale = reap_stale_server()
-    if stale:
-        say(f"stopped the Prefect server and worker a killed `serve` left "
-            f"(pid {', '.join(map(str, stale))})")
-    if serving_owner() is not None:
-        raise ScheduleError(f"`loopwell schedule serve` already runs for {state_dir()} "
-                            f"(pid {serving_owner()}); one is enough")
-    t0 = time.perf_counter()
-    with prefect_api(keep=True) as api_url:
-        say(f"Prefect API {api_url} (ready after {time.perf_counter() - t0:.1f} s)")
-        ensure_pool()
-        worker = start_worker(api_url, limit=limit)
-        record(worker=worker.pid)
-        say(f"worker of pool '{POOL}' started (pid {worker.pid})")
-        next_sync, known, said = 0.0, {}, None
-        try:
-            while not should_stop():
-                if time.monotonic() >= next_sync:
-                    try:
-                        done = sync_schedules(store, known)
-                        line = "schedules: " + (", ".join(sorted(known)) or "none") + "".join(
-                            f"; {what} {', '.join(names)}" for what, names in done.items()
-                            if names and what != "kept")
-                    except Exception as exc:  # noqa: BLE001 - a bad spec or a busy server
-                        line = f"could not sync schedules: {exc}"
-                    if line != said:
-                        say(line)
-                        said = line
-                    next_sync = time.monotonic() + sync_s
-                if worker.poll() is not None:
-                    say(f"the worker exited ({worker.returncode}); starting another")
-                    worker = start_worker(api_url, limit=limit)
-                    record(worker=worker.pid)
-                time.sleep(0.5)
-        finally:
-            stop_worker(worker)
-
-
 __all__ = ["FLOW_NAME", "POOL", "ScheduleError", "apply_schedule", "list_schedules",
            "pause_schedule", "remove_schedule", "resume_schedule", "run_now", "run_scheduled",
-           "serve_schedules", "sync_schedules"]
+           "sync_schedules"]

@@ -41,8 +41,8 @@ def test_a_bad_schedule_names_the_field(make_spec, schedule, field, words):
 
 
 def test_importing_the_schedules_does_not_import_prefect_or_torch():
-    code = ("import sys, loop.run.cli, loop.run.schedules, loop.run.prefect_server; "
-            "print('prefect' in sys.modules, 'torch' in sys.modules)")
+    code = ("import sys, loop.run.cli, loop.run.schedules, loop.run.prefect_server, "
+            "loop.run.schedule_serve; print('prefect' in sys.modules, 'torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False False"
 
