@@ -73,7 +73,7 @@ def scheduled_run(campaign: str, store: str, base_dir: str | None = None,
 
 
 def flow_runs(name: str | None = None) -> list[dict[str, Any]]:
-    """Return Prefect's own records of campaign flow runs (newest first)."""
+    """Return Prefect's own records of campaign flow runs, scheduled ones too (newest first)."""
     import asyncio
 
     from prefect.client.orchestration import get_client
@@ -83,7 +83,8 @@ def flow_runs(name: str | None = None) -> list[dict[str, Any]]:
     async def _read():
         async with get_client() as client:
             runs = await client.read_flow_runs(
-                flow_filter=FlowFilter(name=FlowFilterName(any_=["loopwell-campaign"])),
+                flow_filter=FlowFilter(name=FlowFilterName(
+                    any_=["loopwell-campaign", "loopwell-scheduled-run"])),
                 sort=FlowRunSort.START_TIME_DESC, limit=200)
         return [{"name": r.name, "state": r.state_name, "id": str(r.id),
                  "start": r.start_time} for r in runs if name is None or r.name == name]

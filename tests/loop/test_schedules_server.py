@@ -124,7 +124,7 @@ def test_a_schedule_runs_rounds_by_itself_and_resumes_after_a_restart(shared_dat
     register(store, spec)  # what `loopwell schedule add` records; serve deploys it
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
     env.update(LOOPWELL_HOME=str(tmp_path / "state"), LOOPWELL_STORE=url,
-               PREFECT_SERVER_ANALYTICS_ENABLED="false", PREFECT_UI_ENABLED="false")
+               PREFECT_SERVER_ANALYTICS_ENABLED="false")
     # this process finds the server `serve` runs through its record in the state folder
     monkeypatch.delenv("PREFECT_API_URL", raising=False)
     monkeypatch.setenv("LOOPWELL_HOME", env["LOOPWELL_HOME"])
