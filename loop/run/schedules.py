@@ -292,7 +292,8 @@ def _known_deployment(client, campaign: str):
 
 
 def pause_schedule(campaign: str) -> None:
-    """Pause a campaign's schedule (its upcoming runs are dropped until resumed)."""
+    """Pause a campaign's schedule: Prefect drops its upcoming runs and schedules none until
+    resumed (a run already due or under way may still go on)."""
     with _client() as client:
         client.pause_deployment(_known_deployment(client, campaign).id)
 

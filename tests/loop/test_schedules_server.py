@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import datetime, timezone
 
 import psutil
 import pytest
@@ -98,6 +99,42 @@ def _messages(name):
     return [(r.state_name, r.state.message) for r in runs if r.state and r.state.is_completed()]
 
 
+def _wait_for_run(run_id, timeout_s):
+    """Wait until a flow run is over; return its state."""
+    from prefect.client.orchestration import get_client
+
+    t0 = time.monotonic()
+    with get_client(sync_client=True) as client:
+        while not (state := client.read_flow_run(run_id).state).is_final():
+            assert time.monotonic() - t0 < timeout_s, state
+            time.sleep(1)
+    return state
+
+
+def _wait_until_idle(name, since, timeout_s):
+    """Wait until no flow run of a campaign that started after `since` is pending or running.
+
+    (A run of the first server that was killed mid-run may show as running forever.)
+    """
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        FlowRunFilter, FlowRunFilterStartTime, FlowRunFilterName, FlowRunFilterState,
+        FlowRunFilterStateType,
+    )
+    from prefect.client.schemas.objects import StateType
+
+    busy = FlowRunFilter(
+        name=FlowRunFilterName(any_=[name]),
+        start_time=FlowRunFilterStartTime(after_=since),
+        state=FlowRunFilterState(type=FlowRunFilterStateType(
+            any_=[StateType.PENDING, StateType.RUNNING])))
+    t0 = time.monotonic()
+    with get_client(sync_client=True) as client:
+        while client.read_flow_runs(flow_run_filter=busy):
+            assert time.monotonic() - t0 < timeout_s
+            time.sleep(1)
+
+
 def test_a_schedule_runs_rounds_by_itself_and_resumes_after_a_restart(shared_data, tmp_path,
                                                                       monkeypatch):
     from loop.campaign.lifecycle import register
@@ -147,6 +184,12 @@ def test_a_schedule_runs_rounds_by_itself_and_resumes_after_a_restart(shared_dat
         # each finished run says what it did and what it waits for
         assert ("Waiting", f"{spec.name}: 1 round(s) finished, 8 experiment(s) proposed; "
                 "waiting for the lab: 8 experiments of round 1") in said, said
+        with prefect_api():
+            pause_schedule(spec.name)
+            row = next(r for r in list_schedules() if r["campaign"] == spec.name)
+            assert row["paused"]
+            resume_schedule(spec.name)
+            assert not next(r for r in list_schedules() if r["campaign"] == spec.name)["paused"]
     finally:
         left = serve.stop()
     assert left == [], f"left running: {[p.cmdline() for p in left]}"
@@ -155,15 +198,24 @@ def test_a_schedule_runs_rounds_by_itself_and_resumes_after_a_restart(shared_dat
     assert n_before >= 2
 
     # start it all again: a new server on the same database; the schedule goes on
+    restarted = datetime.now(timezone.utc)
     serve = Serve(env)
     try:
         ready_again = serve.wait_for("ready after", 150)
+        _wait_rounds(store, spec.name, 3, serve, 150)  # the schedule goes on by itself
         with prefect_api():
+            # paused, so that scheduled runs stop coming; a run asked for while another is
+            # under way is cancelled by the concurrency limit, so ask again then
             pause_schedule(spec.name)
-            assert next(r for r in list_schedules() if r["campaign"] == spec.name)["paused"]
-            resume_schedule(spec.name)
-            run_now(spec.name)
-        _wait_rounds(store, spec.name, 3, serve, 150)
+            for attempt in range(5):
+                _wait_until_idle(spec.name, restarted, 90)
+                state = _wait_for_run(run_now(spec.name), 90)
+                if not state.is_cancelled():
+                    break
+                assert "concurrency limit" in state.message, state
+            print(f"run-now: {attempt + 1} attempt(s)")
+        assert state.name == "Completed" and state.message == (
+            f"{spec.name}: nothing new; done: 3 rounds"), state
         print(f"after the restart: {ready_again}")
     finally:
         left = serve.stop()
