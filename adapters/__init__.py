@@ -6,6 +6,11 @@ plug-in's kind) by name from settings validated by the kind's settings model.
 `collect` returns `MeasurementResult`s and, for what a lab sent that is not
 one, `RejectedResult`s; errors are `LabError`, `LabUnavailable` (try later) or
 `LabRejected` (the lab refuses). Test fakes live in `adapters.testing`.
+
+Two kinds for real lab software ship as plug-ins (entry points, loaded on first
+use, never imported here): `sila` (`adapters.sila`, a SiLA 2 client; extra
+``loopwell[sila]``) and `madsci` (`adapters.madsci`, a MADSci REST node's
+client; extra ``loopwell[madsci]``).
 """
 
 from adapters.base import (

@@ -68,12 +68,17 @@ class Submission(_Frozen):
 
 
 class JobProgress(_Frozen):
-    """How far a job is."""
+    """How far a job is.
+
+    `detail` is for people: what the lab can say beyond the counts (e.g. a
+    plate lab's "1 of 2 plates read, 96 of 192 wells").
+    """
 
     job_id: str
     status: JobStatus
     n_total: int = Field(ge=0)
     n_done: int = Field(ge=0)
+    detail: str | None = None
 
 
 class ResultStatus(StrEnum):

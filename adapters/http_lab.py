@@ -25,7 +25,8 @@ percent-encoded.
     Answer 200 with a `JobProgress`: ``{"job_id": "j-42", "status":
     "running", "n_total": 96, "n_done": 40}``; status is one of ``queued``,
     ``running``, ``done``, ``failed``, ``cancelled``. `n_done` counts finished
-    experiments, failed ones included.
+    experiments, failed ones included. An optional ``"detail"`` (a string)
+    tells people more (``"1 of 2 plates read"``).
 
 ``GET /batches/{job_id}/results``
     Answer 200 with a JSON list of `MeasurementResult`: every result available

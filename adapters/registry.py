@@ -79,6 +79,14 @@ def register_adapter(kind: str, *, settings: type[BaseModel]) -> Callable[[_F], 
     return decorate
 
 
+def adapter_is_registered(kind: str) -> bool:
+    """Return whether a kind is registered now (plug-ins are not loaded to find out).
+
+    A plug-in's ``register`` callable uses it to register its kinds once.
+    """
+    return kind in _KINDS
+
+
 def adapter_kinds() -> list[str]:
     """List the adapter kinds, plug-ins included, sorted."""
     _load_plugins()

@@ -164,6 +164,8 @@ class AskTell:
                        if e.round >= 0]
         params = {e.candidate_id: self.design.params(self._index[e.candidate_id])
                   for e in experiments if e.candidate_id in self._index}
+        if self.spec.objective.secondary:  # predictions of a per-round score, not the readout
+            return proposals_frame(experiments, params)
         scale = self.target_scale()
         return proposals_frame(experiments, params,
                                lambda t: from_target(self.spec.objective, t, scale))

@@ -1,4 +1,4 @@
-"""Fixtures for the adapters tests: a lookup table, a fake clock, batches."""
+"""Fixtures for the adapters tests: a lookup table, a fake clock, batches, a scratch registry."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import pytest
 
-from adapters import BatchRequest, ExperimentRequest
+from adapters import BatchRequest, ExperimentRequest, registry
 
 # A handful of real screen-style readouts (candidate id -> value measured).
 LOOKUP = {
@@ -55,3 +55,17 @@ def make_batch() -> Callable[..., BatchRequest]:
         ])
 
     return make
+
+
+@pytest.fixture
+def scratch_registry(monkeypatch):
+    """Let a test register kinds and plug-ins without leaving them behind.
+
+    It starts from the kinds the registry itself registers: plug-ins another
+    test loaded already (loopwell's own plate_folder and opentrons are
+    entry points too) are not there.
+    """
+    built_in = {kind: entry for kind, entry in registry._KINDS.items()
+                if entry.factory.__module__ == registry.__name__}
+    monkeypatch.setattr(registry, "_KINDS", built_in)
+    monkeypatch.setattr(registry, "_BROKEN_PLUGINS", None)

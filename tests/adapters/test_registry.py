@@ -25,13 +25,6 @@ from adapters import (
 from .conftest import LOOKUP
 
 
-@pytest.fixture
-def scratch_registry(monkeypatch):
-    """Let a test register kinds and plug-ins without leaving them behind."""
-    monkeypatch.setattr(registry, "_KINDS", dict(registry._KINDS))
-    monkeypatch.setattr(registry, "_BROKEN_PLUGINS", None)
-
-
 def _plugins(monkeypatch, *points: tuple[str, str]) -> list[str]:
     """Install fake `loopwell.adapters` entry points; return the groups asked for."""
     asked = []

@@ -229,3 +229,17 @@ def test_an_expiry_policy_cancels_what_the_lab_never_answers(make_spec, tmp_path
     assert states == {"cancelled"}
     (job,) = {e.job_id for e in campaign.store.experiments(spec.name)}
     assert campaign.lab.poll(job).status == "cancelled"  # and the lab was told
+
+
+def test_manual_approval_waits_for_a_person(make_spec, tmp_path, capsys):
+    from loop.run.cli import run_cli
+
+    spec = make_spec(name="approve-me", approval="manual", budget={"rounds": 1, "batch_size": 4})
+    campaign = _campaign(spec, tmp_path)
+    assert campaign.run() == "awaiting-approval"
+    assert campaign.store.campaign(spec.name).status == "awaiting-approval"
+    assert {e.state for e in campaign.store.experiments(spec.name)} == {"proposed"}
+    assert run_cli(["approve", spec.name, "--store", campaign.store.url]) == 0
+    assert "approved 4 experiments" in capsys.readouterr().out
+    assert campaign.run() == "done"
+    assert campaign.store.count_measurements(spec.name) == 4

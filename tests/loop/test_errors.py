@@ -159,3 +159,24 @@ def test_a_lab_that_is_down_is_one_line_and_loses_nothing(write_spec, store_url,
 
     store = SqlStore(store_url)  # the batch waits, approved, for the next run
     assert [e.state for e in store.experiments("lab-down")] == ["approved"] * 4
+
+
+def test_a_gene_named_na_is_a_gene(tmp_path):
+    from loop.design.datasets import read_table
+
+    table = _table(tmp_path, "Gene,Score\nNA,1.5\nZAP70,NA\nCD28,\n")
+    frame = read_table(table, ["Gene", "Score"], ids="Gene", numeric=["Score"])
+    assert frame["Gene"].tolist() == ["NA", "ZAP70", "CD28"]
+    assert frame["Score"].iloc[0] == 1.5 and frame["Score"].iloc[1:].isna().all()
+
+
+def test_ctrl_c_says_nothing_is_lost(capsys, monkeypatch, store_url):
+    from loop.run import cli
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "_store", interrupted)
+    code, out = _run(capsys, "status", "--store", store_url)
+    assert code == ExitCode.INTERRUPTED
+    assert "interrupted; nothing measured is lost" in _one_line_error(out)
