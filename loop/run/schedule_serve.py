@@ -12,7 +12,8 @@ import time
 from typing import Callable
 
 from loop.run.prefect_server import prefect_api, reap_stale_server, record, serving_owner
-from loop.run.schedules import POOL, ScheduleError, ensure_pool, sync_schedules
+from loop.run.schedules import (POOL, ScheduleError, ensure_pool, skip_missed_runs,
+                                sync_schedules)
 from loop.run.settings import configure_environment, state_dir
 
 
@@ -96,6 +97,10 @@ def serve_schedules(store: str | None = None, *, limit: int = 4, sync_s: float =
                         line = "schedules: " + (", ".join(sorted(known)) or "none") + "".join(
                             f"; {what} {', '.join(names)}" for what, names in done.items()
                             if names and what != "kept")
+                        missed = skip_missed_runs()
+                        if missed:
+                            say(f"cancelled {len(missed)} run(s) that fell due while the "
+                                "worker was busy or down (a missed schedule runs once)")
                     except Exception as exc:  # noqa: BLE001 - a bad spec or a busy server
                         line = f"could not sync schedules: {exc}"
                     if line != said:

@@ -235,6 +235,44 @@ def _scheduled_deployments() -> list:
             flow_filter=FlowFilter(name=FlowFilterName(any_=[FLOW_NAME])))
 
 
+def skip_missed_runs() -> list[str]:
+    """Cancel the scheduled runs that fell due before a worker could start them, but the last.
+
+    After an outage (the server or the worker down), or while the worker was
+    busy, Prefect would run every run that fell due meanwhile, one after the
+    other, each a new process; for a campaign each is one run too many. Like cron, loopwell runs a
+    missed schedule once: of each campaign's scheduled runs already due, the
+    latest stays and the older ones are cancelled, saying why. Runs asked for
+    by hand (`run_now`) are left alone. Returns the ids cancelled.
+    """
+    from datetime import datetime, timezone
+
+    from prefect.client.schemas.filters import (
+        DeploymentFilter, DeploymentFilterId, FlowRunFilter, FlowRunFilterExpectedStartTime,
+        FlowRunFilterState, FlowRunFilterStateType,
+    )
+    from prefect.client.schemas.objects import StateType
+    from prefect.client.schemas.sorting import FlowRunSort
+    from prefect.states import Cancelled
+
+    due = FlowRunFilter(
+        state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.SCHEDULED])),
+        expected_start_time=FlowRunFilterExpectedStartTime(before_=datetime.now(timezone.utc)))
+    skipped = []
+    deployments = _scheduled_deployments()
+    with _client() as client:
+        for d in deployments:
+            runs = client.read_flow_runs(
+                deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[d.id])),
+                flow_run_filter=due, sort=FlowRunSort.EXPECTED_START_TIME_DESC, limit=200)
+            for run in [r for r in runs if r.auto_scheduled][1:]:
+                client.set_flow_run_state(run.id, Cancelled(
+                    message="missed: it fell due before a worker could start it (the worker "
+                            "was busy or down); the latest due run goes on"), force=True)
+                skipped.append(str(run.id))
+    return skipped
+
+
 # -- what the CLI and the service call -------------------------------------------
 def list_schedules() -> list[dict[str, Any]]:
     """Return one row per scheduled campaign: schedule, paused, next run, last run."""
@@ -314,4 +352,4 @@ def run_now(campaign: str) -> str:
 
 __all__ = ["FLOW_NAME", "POOL", "ScheduleError", "apply_schedule", "list_schedules",
            "pause_schedule", "remove_schedule", "resume_schedule", "run_now", "run_scheduled",
-           "sync_schedules"]
+           "skip_missed_runs", "sync_schedules"]
