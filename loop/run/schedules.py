@@ -147,12 +147,12 @@ def _deployment(client, campaign: str):
 
 
 def apply_schedule(spec, *, store: str | None = None, base_dir: str | Path | None = None,
-                   compute: str = "local") -> str:
+                   compute: str | None = None) -> str:
     """Create or update the deployment of a scheduled campaign; return its id.
 
     A paused deployment stays paused; `base_dir` (where the spec's relative
-    paths start) defaults to what the deployment had. Needs a Prefect API
-    (inside `prefect_api()`).
+    paths start) and `compute` default to what the deployment had (else none,
+    and `local`). Needs a Prefect API (inside `prefect_api()`).
     """
     from prefect.client.schemas.objects import ConcurrencyLimitConfig
     from prefect.deployments.runner import EntrypointType
@@ -165,7 +165,8 @@ def apply_schedule(spec, *, store: str | None = None, base_dir: str | Path | Non
         old = _deployment(client, spec.name)
     params = {"campaign": spec.name, "store": store or default_store_url(),
               "base_dir": str(Path(base_dir).resolve()) if base_dir else
-              (old.parameters.get("base_dir") if old else None), "compute": compute}
+              (old.parameters.get("base_dir") if old else None),
+              "compute": compute or (old.parameters.get("compute") if old else None) or "local"}
     from loop.run.flows import scheduled_run
 
     deployment = scheduled_run.to_deployment(
