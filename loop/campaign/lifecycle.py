@@ -7,7 +7,8 @@ import socket
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
-from loop.campaign.spec import CampaignSpec, SpecError, incompatible_changes
+from loop.campaign.spec import (CampaignSpec, SpecError, incompatible_changes,
+                                spec_changes)
 from loop.campaign.states import ExperimentState
 from loop.campaign.store import Store
 from loop.campaign.store.base import CampaignBusy
@@ -29,6 +30,11 @@ def register(store: Store, spec: CampaignSpec) -> None:
         store.create_campaign(spec.name, new)
         return
     if record.spec == new:
+        return
+    if not spec_changes(record.spec, new):
+        # the same campaign, recorded before a field was added to the spec (a new
+        # field's default reads like its absence): keep what it has, store the new form
+        store.replace_spec(spec.name, new)
         return
     sent = [e for e in store.experiments(spec.name)
             if e.state not in (ExperimentState.PROPOSED, ExperimentState.APPROVED)]

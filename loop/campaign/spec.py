@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (BaseModel, ConfigDict, Field, ValidationError, field_validator,
+                      model_validator)
 
 
 class _Spec(BaseModel):
@@ -289,6 +290,55 @@ class ReferenceSpec(_Spec):
     hits: str | None = Field(None, description="hit list: .npy array or text list of ids")
 
 
+class ScheduleSpec(_Spec):
+    """When a campaign runs by itself: a cron line in a time zone, or every `interval_s`.
+
+    Each scheduled run does what `loopwell run` does: it collects what the lab
+    has sent, finishes the rounds that are complete and proposes the next one
+    when `budget.max_open_rounds` allows, so "every weekday at 06:00" proposes
+    the next plate at 06:00 if the last one has its results. Give the lab a
+    short `lab.timeout_s` (e.g. 0): a scheduled run need not wait for the lab,
+    the next one collects. Schedules run as Prefect deployments
+    (docs/schedules.md).
+    """
+
+    cron: str | None = Field(None, description="five-field cron line, e.g. '0 6 * * 1-5'")
+    interval_s: float | None = Field(None, ge=1, le=366 * 86400)
+    timezone: str = Field("UTC", description="IANA time zone of the cron line, "
+                          "e.g. Europe/Berlin")
+
+    @model_validator(mode="after")
+    def _one_rule(self) -> "ScheduleSpec":
+        if (self.cron is None) == (self.interval_s is None):
+            raise ValueError("a schedule needs exactly one of cron or interval_s")
+        return self
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone '{value}' (an IANA name, e.g. "
+                             "Europe/Berlin)") from None
+        return value
+
+    @field_validator("cron")
+    @classmethod
+    def _valid_cron(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        # Prefect's own check (its vendored croniter), so what passes here deploys
+        from prefect._vendor.croniter import croniter
+
+        if len(value.split()) != 5 or not croniter.is_valid(value):
+            raise ValueError(f"'{value}' is not a five-field cron line (minute hour "
+                             "day-of-month month day-of-week), e.g. '0 6 * * 1-5'")
+        return value
+
+
 class CampaignSpec(_Spec):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
     description: str = ""
@@ -301,6 +351,8 @@ class CampaignSpec(_Spec):
     reference: ReferenceSpec = ReferenceSpec()
     approval: Literal["auto", "manual"] = "auto"
     seed: int = 0
+    schedule: ScheduleSpec | None = Field(
+        None, description="run by itself on a cron line or an interval (docs/schedules.md)")
 
     @model_validator(mode="before")
     @classmethod
@@ -341,7 +393,7 @@ class SpecError(ValueError):
 #: fields a running campaign may change: they alter neither what was asked nor how
 #: what was measured is read (more rounds, its description, how to reach the lab)
 COMPATIBLE_CHANGES = ("description", "budget.rounds", "approval", "lab.settings",
-                      "lab.timeout_s", "lab.poll_interval_s")
+                      "lab.timeout_s", "lab.poll_interval_s", "schedule")
 
 
 def spec_changes(old: Any, new: Any, prefix: str = "") -> list[str]:

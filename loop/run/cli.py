@@ -35,7 +35,14 @@ def _add_bench() -> None:
     app.add_typer(bench_app, name="bench")
 
 
+def _add_schedule() -> None:
+    from loop.run.schedule_cli import schedule_app
+
+    app.add_typer(schedule_app, name="schedule")
+
+
 _add_bench()
+_add_schedule()
 DEMO_SPEC = Path(__file__).resolve().parents[1] / "examples" / "ifng_demo.yaml"
 
 

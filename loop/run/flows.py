@@ -59,8 +59,21 @@ def run_campaign(campaign) -> str:
     return str(result.result() if hasattr(result, "result") else result)
 
 
+@flow(name="loopwell-scheduled-run", flow_run_name="{campaign}", persist_result=False)
+def scheduled_run(campaign: str, store: str, base_dir: str | None = None,
+                  compute: str = "local"):
+    """Run a scheduled campaign once, from its spec in the store (`loop.run.schedules`)."""
+    from prefect import get_run_logger
+
+    from loop.run.schedules import STATE_NAMES, run_scheduled
+
+    status, message = run_scheduled(campaign, store, base_dir, compute, call=run_step_as_task)
+    get_run_logger().info(message)
+    return Completed(message=message, name=STATE_NAMES.get(status, "Completed"), data=status)
+
+
 def flow_runs(name: str | None = None) -> list[dict[str, Any]]:
-    """Return Prefect's own records of campaign flow runs (newest first)."""
+    """Return Prefect's own records of campaign flow runs, scheduled ones too (newest first)."""
     import asyncio
 
     from prefect.client.orchestration import get_client
@@ -70,7 +83,8 @@ def flow_runs(name: str | None = None) -> list[dict[str, Any]]:
     async def _read():
         async with get_client() as client:
             runs = await client.read_flow_runs(
-                flow_filter=FlowFilter(name=FlowFilterName(any_=["loopwell-campaign"])),
+                flow_filter=FlowFilter(name=FlowFilterName(
+                    any_=["loopwell-campaign", "loopwell-scheduled-run"])),
                 sort=FlowRunSort.START_TIME_DESC, limit=200)
         return [{"name": r.name, "state": r.state_name, "id": str(r.id),
                  "start": r.start_time} for r in runs if name is None or r.name == name]
@@ -78,4 +92,4 @@ def flow_runs(name: str | None = None) -> list[dict[str, Any]]:
     return asyncio.run(_read())
 
 
-__all__ = ["campaign_flow", "flow_runs", "run_campaign"]
+__all__ = ["campaign_flow", "flow_runs", "run_campaign", "scheduled_run"]

@@ -61,3 +61,22 @@ def test_one_run_at_a_time(make_spec, tmp_path):
             b.run()
     with b.writing():  # released when the first run ended
         pass
+
+
+def test_a_spec_recorded_before_a_new_field_keeps_its_proposals(make_spec, tmp_path):
+    import json
+
+    from sqlalchemy import update
+
+    from loop.campaign.store.sql import campaigns
+
+    first = _campaign(make_spec(), tmp_path)
+    first.store.add_experiments([Experiment(id="p", campaign=first.name, round=0,
+                                            candidate_id="KO:A", state="proposed")])
+    old = {k: v for k, v in first.store.campaign(first.name).spec.items() if k != "schedule"}
+    with first.store.engine.begin() as conn:  # as an older loopwell stored it
+        conn.execute(update(campaigns).where(campaigns.c.name == first.name)
+                     .values(spec=json.dumps(old, sort_keys=True)))
+    again = _campaign(make_spec(), tmp_path)
+    assert [e.id for e in again.store.experiments(again.name)] == ["p"]
+    assert "schedule" in again.store.campaign(again.name).spec
