@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from loop.datasets import resolve
 from loop.features import gene_features, membership_features
 from loop.spec import GeneDesign, ReactionDesign, TableDesign
+from loop.tables import read_table
 
 
 @dataclass(frozen=True)
@@ -67,10 +67,8 @@ def build_design_space(spec: GeneDesign | TableDesign | ReactionDesign,
 def _gene_space(spec: GeneDesign, base_dir: Path | None, cache_dir: Path | None,
                 seed: int) -> DesignSpace:
     table = resolve(spec.table, base_dir)
-    frame = pd.read_csv(table)
-    if spec.id_column not in frame.columns:
-        raise ValueError(f"{table}: no column '{spec.id_column}' (has {list(frame.columns)})")
-    genes = list(dict.fromkeys(frame[spec.id_column].astype(str)))
+    frame = read_table(table, [spec.id_column])
+    genes = list(dict.fromkeys(frame[spec.id_column]))
     gmts = [resolve(p, base_dir) for p in spec.gene_sets]
     essential = resolve(spec.essential_genes, base_dir) if spec.essential_genes else None
     extra = resolve(spec.feature_table, base_dir) if spec.feature_table else None
@@ -101,9 +99,7 @@ def _gene_space(spec: GeneDesign, base_dir: Path | None, cache_dir: Path | None,
 
 def _table_space(spec: TableDesign, base_dir: Path | None) -> DesignSpace:
     table = resolve(spec.table, base_dir)
-    frame = pd.read_csv(table)
-    if spec.id_column not in frame.columns:
-        raise ValueError(f"{table}: no column '{spec.id_column}'")
+    frame = read_table(table, [spec.id_column])
     cols = spec.feature_columns or [
         c for c in frame.select_dtypes("number").columns if c != spec.id_column
     ]
@@ -113,7 +109,7 @@ def _table_space(spec: TableDesign, base_dir: Path | None) -> DesignSpace:
     X = frame[cols].to_numpy(dtype=np.float32)
     if not np.isfinite(X).all():
         raise ValueError(f"{table}: feature columns contain NaN or infinite values")
-    ids = frame[spec.id_column].astype(str).tolist()
+    ids = frame[spec.id_column].tolist()
     return DesignSpace(ids=ids, X=X, feature_names=list(cols),
                        parameters=frame[cols].to_dict(orient="records"))
 

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
-
 from adapters import LabAdapter, make_adapter
 from loop.datasets import resolve
 from loop.features import read_gene_list
 from loop.spec import CampaignSpec, GeneDesign, ReactionDesign
+from loop.tables import read_table
 
 
 def lookup_table(spec: CampaignSpec, base_dir: Path | None) -> dict[str, float]:
@@ -20,14 +19,13 @@ def lookup_table(spec: CampaignSpec, base_dir: Path | None) -> dict[str, float]:
         return reaction_lookup(spec.design_space.model_copy(update={"table": spec.lab.table}),
                                spec.lab.value_column, base_dir)
     path = resolve(spec.lab.table, base_dir)
-    frame = pd.read_csv(path)
-    for col in (spec.lab.id_column, spec.lab.value_column):
-        if col not in frame.columns:
-            raise ValueError(f"{path}: no column '{col}' (has {list(frame.columns)})")
+    frame = read_table(path, [spec.lab.id_column])
+    if spec.lab.value_column not in frame.columns:
+        raise ValueError(f"{path}: no column '{spec.lab.value_column}' (has {list(frame.columns)})")
     prefix = spec.design_space.prefix if isinstance(spec.design_space, GeneDesign) else ""
     frame = frame.dropna(subset=[spec.lab.value_column]).drop_duplicates(spec.lab.id_column)
     return {f"{prefix}{k}": float(v) for k, v in
-            zip(frame[spec.lab.id_column].astype(str), frame[spec.lab.value_column])}
+            zip(frame[spec.lab.id_column], frame[spec.lab.value_column])}
 
 
 def build_lab(spec: CampaignSpec, base_dir: Path | None, state_dir: Path) -> LabAdapter:
