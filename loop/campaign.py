@@ -25,6 +25,7 @@ from adapters import (
 from loop.base import PENDING_STATES
 from loop.design import DesignSpace, build_design_space
 from loop.hosts import init_params, make_host
+from loop.initial import propose_initial
 from loop.lab import build_lab, reference_hits
 from loop.objective import (
     allowed_candidates, hit_threshold, pareto_front, robust_scale, scalarised_target, to_target,
@@ -169,7 +170,8 @@ class Campaign:
             out = self.host.propose(name, options, self.design.X[free],
                                     self.design.X[pending_rows], q, seed)
         else:
-            out = _propose_without_model(name, self._prior_flags(free), q, seed)
+            out = propose_initial(name, self._prior_flags(free), q, seed,
+                                  self.spec.budget.essential_share)
         seconds = time.perf_counter() - t0
         chosen = [free[int(i)] for i in out["indices"]]
         mean, sd = out.get("mean"), out.get("sd")

@@ -198,10 +198,13 @@ ObjectiveSpec.model_rebuild()
 class BudgetSpec(_Spec):
     rounds: int = Field(5, ge=1, le=1000)
     batch_size: int = Field(128, ge=1, le=100_000)
-    initial_strategy: Literal["random", "essential"] | None = Field(
-        None, description="round 0, before any data: random, or essential (core essential "
-        "genes first, at random; gene designs with essential_genes). Default: essential for "
-        "such gene designs, else random")
+    initial_strategy: Literal["random", "essential", "mixed"] | None = Field(
+        None, description="round 0, before any data: random; essential (core essential "
+        "genes first, at random); or mixed (a share `essential_share` of core essential "
+        "genes, the rest random, so the model learns whether they are hits). Default: "
+        "GENE_INITIAL_STRATEGY for gene designs with essential_genes, else random")
+    essential_share: float = Field(0.25, ge=0, le=1, description="share of round 0 given to "
+                                   "core essential genes by initial_strategy mixed")
 
 
 class InstrumentSpec(_Spec):
@@ -218,6 +221,10 @@ class StrategySpec(_Spec):
     name: str = "ucb"
     options: dict[str, Any] = Field(default_factory=dict)
 
+
+#: Round 0 of a gene campaign with an essential-gene list that names none
+#: (chosen leave-one-screen-out: docs/screens.md).
+GENE_INITIAL_STRATEGY = "essential"
 
 #: The strategy of a reaction campaign that names none.
 REACTION_STRATEGY = {"name": "ucb", "options": {"beta": 4.0}}
@@ -274,6 +281,19 @@ class CampaignSpec(_Spec):
             data = {**data, "strategy": REACTION_STRATEGY}
         return data
 
+    @model_validator(mode="before")
+    @classmethod
+    def _hits_on_genes_are_logged(cls, data: Any) -> Any:
+        """A gene campaign hunting hits trains on log1p(|score| / s) unless it says otherwise."""
+        if not isinstance(data, dict) or not isinstance(data.get("design_space"), dict) or \
+                data["design_space"].get("kind", "genes") != "genes":
+            return data
+        objective = data.get("objective")
+        if isinstance(objective, dict) and objective.get("kind") == "hits" and \
+                "transform" not in objective:
+            data = {**data, "objective": {**objective, "transform": "log"}}
+        return data
+
 
 def instrument_kind(spec: CampaignSpec) -> str:
     """Return the instrument a campaign uses (its own choice, or the design's default)."""
@@ -293,7 +313,7 @@ def initial_strategy(spec: CampaignSpec) -> str:
         return spec.budget.initial_strategy
     design = spec.design_space
     if isinstance(design, GeneDesign) and design.essential_genes:
-        return "essential"
+        return GENE_INITIAL_STRATEGY
     return "random"
 
 
