@@ -6,6 +6,7 @@
 #   benchmarks/screen.sh select   # candidates + random, selection seeds 100-102
 #   benchmarks/screen.sh final    # the shipped default + random, seeds 0-9
 #   benchmarks/screen.sh ablate   # the default minus one part at a time, seeds 0-2
+#   benchmarks/screen.sh final --screen-only IFNG   # one screen, into results/final/IFNG
 #
 # then `python benchmarks/screen_loso.py benchmarks/results/select/screen_rounds.csv`
 # prints the leave-one-screen-out choice. Other options pass through, e.g.
@@ -17,21 +18,25 @@ PY="${PYTHON:-.venv/bin/python}"
 SCREENS=(--screen IFNG --screen IL2 --screen Scharenberg22 --screen Zhu21 --screen Zhuang19
          --screen Wang14)
 what="${1:-final}"; shift || true
+OUT="benchmarks/results/$what"
+if [[ "${1:-}" == "--screen-only" ]]; then  # one screen, its own folder
+  SCREENS=(--screen "$2"); OUT="$OUT/$2"; shift 2
+fi
 case "$what" in
   select)
     exec "$PY" -m loop.cli bench screen "${SCREENS[@]}" \
       --arm linear:ucb:beta=0.25,initial=essential --arm linear:ucb:beta=0.25,initial=random \
       --arm linear:ucb:beta=0.25,initial=mixed,share=0.25 \
       --arm linear:ucb:beta=0.25,initial=mixed,share=0.5 --arm random \
-      --seeds 3 --first-seed 100 --workers 1 --out benchmarks/results/select "$@" ;;
+      --seeds 3 --first-seed 100 --workers 1 --out "$OUT" "$@" ;;
   final)
     exec "$PY" -m loop.cli bench screen "${SCREENS[@]}" --arm default --arm random \
-      --seeds "${SEEDS:-10}" --workers 1 --out benchmarks/results/final "$@" ;;
+      --seeds "${SEEDS:-10}" --workers 1 --out "$OUT" "$@" ;;
   ablate)
     exec "$PY" -m loop.cli bench screen "${SCREENS[@]}" \
       --arm linear:ucb:beta=0.25,calibrate=variance \
       --arm linear:ucb:beta=0.25,transform=none \
       --arm linear:thompson \
-      --seeds 3 --workers 1 --out benchmarks/results/ablate "$@" ;;
+      --seeds 3 --workers 1 --out "$OUT" "$@" ;;
   *) echo "usage: $0 select|final|ablate [options]" >&2; exit 2 ;;
 esac

@@ -103,7 +103,8 @@ class BlockLinearGP(InstrumentBase):
         if calibrate is True:
             calibrate = "quantile"
         if calibrate not in (False, "quantile", "variance"):
-            raise ValueError(f"calibrate must be 'quantile', 'variance' or False, got {calibrate!r}")
+            raise ValueError(f"calibrate must be 'quantile', 'variance' or False, "
+                             f"got {calibrate!r}")
         self.calibrate = calibrate
         self.seed = seed
         self.max_batch_size = max_batch_size

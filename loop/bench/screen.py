@@ -58,7 +58,7 @@ class Arm:
 
 
 def parse_arm(text: str) -> Arm:
-    """Parse `default`, `random` or `INSTRUMENT:STRATEGY[:key=value,...]` (e.g. `linear:ucb:beta=0.25`).
+    """Parse `default`, `random` or `INSTRUMENT:STRATEGY[:key=value,...]` (`linear:ucb:beta=1`).
 
     `default` is the shipped recipe: whatever a gene campaign that names nothing
     gets. Option keys the instrument takes (e.g. `calibrate`) go to the

@@ -55,4 +55,5 @@ def test_arm_options_go_where_they_belong():
     spec = screen_spec("X", "t.csv", "h.txt", arm, 0, 5, 32)
     assert spec["instrument"]["options"] == {"calibrate": "variance"}
     assert spec["strategy"]["options"] == {"beta": 0.5}
-    assert spec["budget"]["initial_strategy"] == "mixed" and spec["budget"]["essential_share"] == 0.5
+    assert spec["budget"]["initial_strategy"] == "mixed"
+    assert spec["budget"]["essential_share"] == 0.5
