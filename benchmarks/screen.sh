@@ -5,11 +5,11 @@
 #
 #   benchmarks/screen.sh select   # candidates + random, selection seeds 100-102
 #   benchmarks/screen.sh final    # the shipped default + random, seeds 0-9
-#   benchmarks/screen.sh ablate   # the default minus one part at a time, seeds 0-2
 #   benchmarks/screen.sh final --screen-only IFNG   # one screen, into results/final/IFNG
 #
 # then `python benchmarks/screen_loso.py benchmarks/results/select/screen_rounds.csv`
-# prints the leave-one-screen-out choice. Other options pass through, e.g.
+# prints the leave-one-screen-out choice and `python benchmarks/screen_table.py
+# benchmarks/results/final/*/screen_rounds.csv` the final table (docs/screens.md). Other options pass through, e.g.
 # `benchmarks/screen.sh final --table my_screen.csv --hits my_hits.txt`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,11 +32,5 @@ case "$what" in
   final)
     exec "$PY" -m loop.cli bench screen "${SCREENS[@]}" --arm default --arm random \
       --seeds "${SEEDS:-10}" --workers 1 --out "$OUT" "$@" ;;
-  ablate)
-    exec "$PY" -m loop.cli bench screen "${SCREENS[@]}" \
-      --arm linear:ucb:beta=0.25,calibrate=variance \
-      --arm linear:ucb:beta=0.25,transform=none \
-      --arm linear:thompson \
-      --seeds 3 --workers 1 --out "$OUT" "$@" ;;
-  *) echo "usage: $0 select|final|ablate [options]" >&2; exit 2 ;;
+  *) echo "usage: $0 select|final [--screen-only NAME] [options]" >&2; exit 2 ;;
 esac
