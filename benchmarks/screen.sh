@@ -9,7 +9,8 @@
 #
 # then `python benchmarks/screen_loso.py benchmarks/results/select/screen_rounds.csv`
 # prints the leave-one-screen-out choice and `python benchmarks/screen_table.py
-# benchmarks/results/final/*/screen_rounds.csv` the final table (docs/screens.md). Other options pass through, e.g.
+# benchmarks/results/final/*/screen_rounds.csv` the final table (docs/screens.md).
+# Other options pass through, e.g.
 # `benchmarks/screen.sh final --table my_screen.csv --hits my_hits.txt`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
