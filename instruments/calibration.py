@@ -66,6 +66,30 @@ def fit_variance_scale(
     return float(min(max(z.square().mean().item(), min_scale), max_scale))
 
 
+def fit_quantile_scale(
+    residual_z: Tensor, level: float = 0.9, min_scale: float = MIN_SCALE,
+    max_scale: float = MAX_SCALE,
+) -> float:
+    """Return the variance multiplier that puts a `level` share of z-scores inside the interval.
+
+    `(q / z_level)^2`, with `q` the `level` quantile of `|z|` and `z_level` the
+    Gaussian half-width of the central `level` interval, clamped to
+    `[min_scale, max_scale]`; 1 with no usable z-score. Unlike `mean(z^2)`, a
+    few huge residuals (the large effects an agent goes looking for) do not
+    widen every interval.
+
+    Args:
+        residual_z: `n` held-out residuals divided by their predicted sd.
+        level: nominal coverage of the central interval, in (0, 1).
+    """
+    z = residual_z.reshape(-1).double()
+    z = z[torch.isfinite(z)]
+    if z.numel() == 0:
+        return 1.0
+    q = torch.quantile(z.abs(), level).item() / _normal_quantile(0.5 + level / 2.0)
+    return float(min(max(q * q, min_scale), max_scale))
+
+
 def predict_mean_sd(
     model: Model, X: Tensor, max_batch_size: int = 2048, observation_noise: bool = False
 ) -> tuple[Tensor, Tensor]:

@@ -31,7 +31,7 @@ from scipy import optimize as sopt
 from torch import Tensor
 
 from instruments.base import InstrumentBase
-from instruments.calibration import fit_variance_scale
+from instruments.calibration import fit_quantile_scale, fit_variance_scale
 from instruments.registry import register_instrument
 
 
@@ -81,7 +81,11 @@ class BlockLinearGP(InstrumentBase):
         constant: whether to add a learned constant kernel (a shared offset).
         maxiter: L-BFGS-B iterations for the hyperparameters.
         ridge: weight of the L2 penalty on the log-hyperparameters.
-        calibrate: scale the variance by leave-one-out z-scores.
+        calibrate: how leave-one-out z-scores of the measured points rescale the
+            predictive variance: `quantile` (default: latent and noise variance
+            times the factor that puts 90% of them inside the 90% interval),
+            `variance` (latent variance times mean z^2, which the marginal
+            likelihood already drives to ~1), or False.
         seed: seed of `sample_pool` draws by default.
         max_batch_size: points per chunk when predicting over a pool.
     """
@@ -89,13 +93,18 @@ class BlockLinearGP(InstrumentBase):
     name = "linear"
 
     def __init__(self, blocks: Sequence[Sequence[int]] | None = None, constant: bool = True,
-                 maxiter: int = 40, ridge: float = 0.01, calibrate: bool = True,
+                 maxiter: int = 40, ridge: float = 0.01, calibrate: bool | str = "quantile",
                  seed: int = 0, max_batch_size: int = 2048) -> None:
         super().__init__()
         self.blocks = [tuple(int(v) for v in b) for b in blocks] if blocks else None
         self.constant = constant
         self.maxiter = maxiter
         self.ridge = ridge
+        if calibrate is True:
+            calibrate = "quantile"
+        if calibrate not in (False, "quantile", "variance"):
+            raise ValueError(f"calibrate must be 'quantile', 'variance' or False, "
+                             f"got {calibrate!r}")
         self.calibrate = calibrate
         self.seed = seed
         self.max_batch_size = max_batch_size
@@ -149,7 +158,12 @@ class BlockLinearGP(InstrumentBase):
             diag = K_inv.diagonal()
             loo_mean = yt.squeeze(-1) - alpha.squeeze(-1) / diag
             z = (yt.squeeze(-1) - loo_mean) * diag.sqrt()
-            self.calibration_scale = fit_variance_scale(z)
+            if self.calibrate == "quantile":
+                # the z-scores are of noisy held-out values: the factor scales noise too
+                self.calibration_scale = fit_quantile_scale(z)
+                self.noise_variance *= self.calibration_scale
+            else:
+                self.calibration_scale = fit_variance_scale(z)
         self.train_X, self.train_Y = train_X, train_Y
 
     def _features(self, X: Tensor) -> Tensor:

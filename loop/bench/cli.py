@@ -15,17 +15,20 @@ from loop.report.table import Table
 bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks on real published data.")
 console = Console(width=None if sys.stdout.isatty() else 150)
 
-DEFAULT_ARMS = ["linear:ucb:beta=0.25", "linear:thompson", "linear:ucb:beta=0.25,initial=random", "random"]
+DEFAULT_ARMS = ["default", "random"]
 
 
 @bench_app.command("screen")
 def screen(
-    screen: List[str] = typer.Option(["IFNG", "IL2"], help="screens of the shared data"),
+    screen: List[str] = typer.Option(["IFNG", "IL2"], help="screens of the shared data: "
+                                     "IFNG, IL2, Scharenberg22, Zhu21, Zhuang19, Wang14"),
     table: Optional[Path] = typer.Option(None, help="another screen: a Gene,Score CSV"),
     hits: Optional[Path] = typer.Option(None, help="its hit list (.npy or text list of genes)"),
     name: str = typer.Option("custom", help="name of that screen in the outputs"),
-    arm: List[str] = typer.Option(DEFAULT_ARMS, help="INSTRUMENT:STRATEGY or random"),
-    seeds: int = typer.Option(10, help="seeds per arm (0..seeds-1)"),
+    arm: List[str] = typer.Option(DEFAULT_ARMS, help="default (the shipped recipe), random, "
+                                  "or INSTRUMENT:STRATEGY[:key=value,...]"),
+    seeds: int = typer.Option(10, help="seeds per arm (first_seed..first_seed+seeds-1)"),
+    first_seed: int = typer.Option(0, help="first seed (select on seeds the report does not use)"),
     rounds: int = typer.Option(5),
     batch_size: Optional[int] = typer.Option(None, help="default: 128, or 32 under 2,000 genes"),
     workers: int = typer.Option(2, help="parallel worker processes"),
@@ -59,7 +62,8 @@ def screen(
         console.print(f"[{done[0]}/{n_runs}] {last['screen']} {last['arm']} seed {last['seed']}: "
                       f"hit ratio {last['hit_ratio']:.3f}")
 
-    rows = run_benchmark(screens, arms, list(range(seeds)), rounds=rounds,
+    seed_list = list(range(first_seed, first_seed + seeds))
+    rows = run_benchmark(screens, arms, seed_list, rounds=rounds,
                          batch_size=batch_size, workers=workers, state_dir=state_dir(),
                          calibration=calibration, on_result=progress)
     paths = write_outputs(rows, out)

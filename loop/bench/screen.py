@@ -30,11 +30,20 @@ PUBLISHED: dict[str, list[tuple[str, str]]] = {
             ("BioDiscoveryAgent (LLM)", "0.104-0.133"), ("GP (Gupta et al. 2025)", "0.226")],
 }
 
-#: screens of the shared data collection, by name
+#: single-gene screens of the shared data collection, by name (Horlbeck holds gene
+#: PAIRS, a different design space, and is left out)
 SCREENS = {
     name: (f"data:screens/ground_truth_{name}.csv", f"data:screens/topmovers_{name}.npy")
-    for name in ("IFNG", "IL2", "Scharenberg22")
+    for name in ("IFNG", "IL2", "Scharenberg22", "Zhu21", "Zhuang19", "Wang14")
 }
+
+#: the arm that stands for the shipped recipe: a spec that names no instrument,
+#: strategy, round 0 or transform, so it gets the spec's defaults whatever they are
+DEFAULT_ARM = "default"
+
+#: arm options that go to the campaign spec rather than to the instrument or strategy
+_SPEC_KEYS = {"initial": ("budget", "initial_strategy"), "share": ("budget", "essential_share"),
+              "features": ("design_space", "features"), "transform": ("objective", "transform")}
 
 
 @dataclass(frozen=True)
@@ -44,28 +53,51 @@ class Arm:
     label: str
     instrument: str | None
     strategy: str
+    instrument_options: dict[str, Any] | None = None
     strategy_options: dict[str, Any] | None = None
 
 
 def parse_arm(text: str) -> Arm:
-    """Parse `random` or `INSTRUMENT:STRATEGY[:key=value,...]` (e.g. `linear:ucb:beta=0.25`).
+    """Parse `default`, `random` or `INSTRUMENT:STRATEGY[:key=value,...]` (`linear:ucb:beta=1`).
 
-    Option keys that the strategy does not take are passed to the instrument.
-    Special keys: `initial=random|essential` (round 0), `features=membership|svd`.
+    `default` is the shipped recipe: whatever a gene campaign that names nothing
+    gets. Option keys the instrument takes (e.g. `calibrate`) go to the
+    instrument, the others to the strategy, except the spec keys
+    `initial=random|essential|mixed` and `share=` (round 0),
+    `features=membership|svd` and `transform=none|log`.
     """
+    if text == DEFAULT_ARM:
+        return Arm(DEFAULT_ARM, None, DEFAULT_ARM)
     if text == "random":
         return Arm("random", None, "random")
     parts = text.split(":")
     if len(parts) < 2 or not all(parts[:2]):
-        raise ValueError(f"arm '{text}': expected INSTRUMENT:STRATEGY[:k=v,...] or random")
+        raise ValueError(f"arm '{text}': expected INSTRUMENT:STRATEGY[:k=v,...], default or "
+                         "random")
     options: dict[str, Any] = {}
     for item in filter(None, (parts[2] if len(parts) > 2 else "").split(",")):
         key, _, value = item.partition("=")
         options[key] = _value(value)
-    return Arm(text, parts[0], parts[1], strategy_options=options)
+    instrument_options = {k: options.pop(k) for k in list(options)
+                          if k not in _SPEC_KEYS and k in _instrument_params(parts[0])}
+    return Arm(text, parts[0], parts[1], instrument_options=instrument_options or None,
+               strategy_options=options)
+
+
+def _instrument_params(kind: str) -> set[str]:
+    import inspect
+
+    from instruments.registry import instrument_class
+
+    try:
+        return set(inspect.signature(instrument_class(kind)).parameters)
+    except (KeyError, ValueError):
+        return set()
 
 
 def _value(text: str) -> Any:
+    if text in ("true", "false"):
+        return text == "true"
     for cast in (int, float):
         try:
             return cast(text)
@@ -80,24 +112,23 @@ def screen_spec(name: str, table: str, hits: str, arm: Arm, seed: int, rounds: i
     spec: dict[str, Any] = {
         "name": re.sub(r"[^A-Za-z0-9_.-]", "-", f"bench-{name}-{arm.label}-{seed}")[:64],
         "design_space": {"kind": "genes", "table": table},
-        "objective": {"kind": "hits", "top_fraction": 0.05, "transform": "log"},
+        "objective": {"kind": "hits", "top_fraction": 0.05},
         "budget": {"rounds": rounds, "batch_size": batch_size},
         "lab": {"kind": "simulated", "table": table, "poll_interval_s": 0.01},
         "reference": {"hits": hits},
         "seed": seed,
     }
+    if arm.strategy == DEFAULT_ARM:
+        return spec
     if arm.instrument is None:
         spec["budget"]["initial_strategy"] = "random"
         spec["strategy"] = {"name": "random"}
     else:
         options = dict(arm.strategy_options or {})
-        if "initial" in options:
-            spec["budget"]["initial_strategy"] = options.pop("initial")
-        if "features" in options:
-            spec["design_space"]["features"] = options.pop("features")
-        if "transform" in options:
-            spec["objective"]["transform"] = options.pop("transform")
-        spec["instrument"] = {"kind": arm.instrument}
+        for key, (part, field) in _SPEC_KEYS.items():
+            if key in options:
+                spec[part][field] = options.pop(key)
+        spec["instrument"] = {"kind": arm.instrument, "options": arm.instrument_options or {}}
         spec["strategy"] = {"name": arm.strategy, "options": options}
     return spec
 

@@ -232,6 +232,10 @@ class StrategySpec(_Spec):
     options: dict[str, Any] = Field(default_factory=dict)
 
 
+#: Round 0 of a gene campaign with an essential-gene list that names none
+#: (chosen leave-one-screen-out: docs/screens.md).
+GENE_INITIAL_STRATEGY = "essential"
+
 #: The strategy of a reaction campaign that names none.
 REACTION_STRATEGY = {"name": "ucb", "options": {"beta": 4.0}}
 
@@ -363,6 +367,19 @@ class CampaignSpec(_Spec):
             data = {**data, "strategy": REACTION_STRATEGY}
         return data
 
+    @model_validator(mode="before")
+    @classmethod
+    def _hits_on_genes_are_logged(cls, data: Any) -> Any:
+        """A gene campaign hunting hits trains on log1p(|score| / s) unless it says otherwise."""
+        if not isinstance(data, dict) or not isinstance(data.get("design_space"), dict) or \
+                data["design_space"].get("kind", "genes") != "genes":
+            return data
+        objective = data.get("objective")
+        if isinstance(objective, dict) and objective.get("kind") == "hits" and \
+                "transform" not in objective:
+            data = {**data, "objective": {**objective, "transform": "log"}}
+        return data
+
 
 def instrument_kind(spec: CampaignSpec) -> str:
     """Return the instrument a campaign uses (its own choice, or the design's default)."""
@@ -382,7 +399,7 @@ def initial_strategy(spec: CampaignSpec) -> str:
         return spec.budget.initial_strategy
     design = spec.design_space
     if isinstance(design, GeneDesign) and design.essential_genes:
-        return "essential"
+        return GENE_INITIAL_STRATEGY
     return "random"
 
 

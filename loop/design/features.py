@@ -126,9 +126,14 @@ def gene_features(
 
 
 def _table_features(genes: Sequence[str], path: Path) -> tuple[np.ndarray, list[str]]:
-    frame = pd.read_csv(path)
-    key = frame.columns[0]
-    frame[key] = frame[key].astype(str).str.upper()
+    from loop.design.datasets import read_table
+
+    header = pd.read_csv(path, nrows=0).columns
+    if len(header) == 0:
+        raise ValueError(f"{path}: no columns")
+    key = header[0]
+    frame = read_table(path, [key], ids=key)
+    frame[key] = frame[key].str.upper()
     numeric = frame.set_index(key).select_dtypes("number")
     if numeric.empty:
         raise ValueError(f"{path}: no numeric feature columns after the gene column")

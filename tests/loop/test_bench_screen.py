@@ -34,3 +34,26 @@ def test_a_screen_it_has_never_seen_with_a_text_hit_list(shared_data, tmp_path):
     assert ucb["hit_ratio_mean"] == guided["hits_found"] / len(set(hits))
     paths = write_outputs(rows, tmp_path / "out")
     assert all(p.exists() and p.stat().st_size > 0 for p in paths.values())
+
+
+def test_the_default_arm_is_whatever_a_spec_that_names_nothing_gets():
+    from loop.bench.screen import SCREENS
+    from loop.campaign.spec import GENE_INITIAL_STRATEGY, initial_strategy, instrument_kind, parse_spec
+
+    assert set(SCREENS) == {"IFNG", "IL2", "Scharenberg22", "Zhu21", "Zhuang19", "Wang14"}
+    raw = screen_spec("Wang14", *SCREENS["Wang14"], parse_arm("default"), 0, 5, 128)
+    assert "instrument" not in raw and "strategy" not in raw
+    assert "initial_strategy" not in raw["budget"] and "transform" not in raw["objective"]
+    spec = parse_spec(raw)
+    assert initial_strategy(spec) == GENE_INITIAL_STRATEGY and instrument_kind(spec) == "linear"
+    assert spec.objective.transform == "log" and spec.strategy.name == "ucb"
+
+
+def test_arm_options_go_where_they_belong():
+    arm = parse_arm("linear:ucb:beta=0.5,calibrate=variance,initial=mixed,share=0.5")
+    assert arm.instrument_options == {"calibrate": "variance"}
+    spec = screen_spec("X", "t.csv", "h.txt", arm, 0, 5, 32)
+    assert spec["instrument"]["options"] == {"calibrate": "variance"}
+    assert spec["strategy"]["options"] == {"beta": 0.5}
+    assert spec["budget"]["initial_strategy"] == "mixed"
+    assert spec["budget"]["essential_share"] == 0.5
