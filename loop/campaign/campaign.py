@@ -208,8 +208,10 @@ class Campaign(AskTell):
 
             name = initial_strategy(self.spec) if r == 0 else "random"
             column = self._flag_column()
-            agent, options = (("flagged", {"column": column})
-                              if name == "essential" and column >= 0 else ("random", {}))
+            agent, options = "random", {}
+            if name in ("essential", "mixed") and column >= 0:
+                share = self.spec.budget.essential_share if name == "mixed" else None
+                agent, options = "flagged", {"column": column, "share": share}
             out = propose_batch(None, agent, options, self.design.X[free],
                                 self.design.X[pending], q, seed)
         seconds = time.perf_counter() - t0

@@ -211,10 +211,13 @@ class BudgetSpec(_Spec):
     rounds: int = Field(5, ge=1, le=1000)
     batch_size: int = Field(128, ge=1, le=100_000)
     max_open_rounds: int = Field(1, ge=1, le=100)
-    initial_strategy: Literal["random", "essential"] | None = Field(
-        None, description="round 0, before any data: random, or essential (core essential "
-        "genes first, at random; gene designs with essential_genes). Default: essential for "
-        "such gene designs, else random")
+    initial_strategy: Literal["random", "essential", "mixed"] | None = Field(
+        None, description="round 0, before any data: random; essential (core essential "
+        "genes first, at random); or mixed (a share `essential_share` of core essential "
+        "genes, the rest random, so the model learns whether they are hits). Default: "
+        "GENE_INITIAL_STRATEGY for gene designs with essential_genes, else random")
+    essential_share: float = Field(0.25, ge=0, le=1, description="share of round 0 given to "
+                                   "core essential genes by initial_strategy mixed")
 
 
 class InstrumentSpec(_Spec):

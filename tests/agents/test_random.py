@@ -34,3 +34,32 @@ def test_flagged_refuses_a_column_outside_the_features():
         FlaggedStrategy(column=4).propose(None, torch.zeros(5, 2), 1)
     with pytest.raises(StrategyError, match="non-negative int"):
         FlaggedStrategy(column=np.int64(-1).item())
+
+
+def _flagged_pool(n=1000, n_flagged=100):
+    import numpy as np
+    import torch
+
+    flags = np.zeros(n, dtype=bool)
+    flags[np.random.default_rng(0).choice(n, n_flagged, replace=False)] = True
+    X = torch.zeros(n, 2, dtype=torch.float64)
+    X[:, 1] = torch.as_tensor(flags, dtype=torch.float64)
+    return X, flags
+
+
+@pytest.mark.parametrize("share, expected", [(0.25, 32), (0.5, 64), (0.0, 0), (None, 100)])
+def test_flagged_takes_its_share_of_flagged_candidates(share, expected):
+    from agents import propose_batch
+
+    X, flags = _flagged_pool()
+    out = propose_batch(None, "flagged", {"column": 1, "share": share}, X, None, 128, seed=1)
+    idx = out.indices
+    assert len(set(idx.tolist())) == 128 and int(flags[idx].sum()) == expected
+
+
+def test_a_mixed_start_fills_from_flagged_when_the_unflagged_run_out():
+    from agents import propose_batch
+
+    X, flags = _flagged_pool(n=40, n_flagged=30)
+    idx = propose_batch(None, "flagged", {"column": 1, "share": 0.25}, X, None, 20, seed=0).indices
+    assert len(set(idx.tolist())) == 20 and int(flags[idx].sum()) == 10  # 5 + 5 to fill
