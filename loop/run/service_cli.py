@@ -74,16 +74,36 @@ def serve(
         None, help="told (POST, signed with $LOOPWELL_WEBHOOK_SECRET) when a batch is ready, "
         "for campaigns created without their own"),
     log_level: str = typer.Option("info", help="uvicorn's log level"),
+    schedules: bool = typer.Option(
+        False, help="also run the campaigns' schedules: a Prefect server on loopback (or "
+        "PREFECT_API_URL), their deployments and a worker (docs/schedules.md)"),
 ) -> None:
     """Serve the campaign API (FastAPI + uvicorn) over the store; see docs/service.md."""
+    import threading
+
     import uvicorn
 
     from loop.service.app import create_app
 
-    app_ = create_app(store or default_store_url(), state_dir(), webhook_url=webhook_url)
+    url = store or default_store_url()
+    app_ = create_app(url, state_dir(), webhook_url=webhook_url)
     _console().print(f"loopwell serve: http://{host}:{port} (docs at /docs), store "
-                  f"{app_.state.service.store.display_url}")
-    uvicorn.run(app_, host=host, port=port, log_level=log_level)
+                     f"{app_.state.service.store.display_url}")
+    stop = threading.Event()
+    runner = None
+    if schedules:
+        from loop.run.schedule_serve import serve_schedules
+
+        runner = threading.Thread(target=serve_schedules, name="loopwell-schedules",
+                                  kwargs={"store": url, "say": _console().print,
+                                          "should_stop": stop.is_set}, daemon=True)
+        runner.start()
+    try:
+        uvicorn.run(app_, host=host, port=port, log_level=log_level)
+    finally:
+        stop.set()  # the schedules stop their worker and server
+        if runner is not None:
+            runner.join(timeout=60)
 
 
 token_app = typer.Typer(no_args_is_help=True, help="Create, list and revoke service tokens.")

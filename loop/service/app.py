@@ -16,7 +16,7 @@ from loop.campaign.store.base import CampaignBusy, StoreError
 from loop.service.cache import CampaignCache
 from loop.service.dependencies import Service
 from loop.service.limits import BodyLimit
-from loop.service.routers import campaigns, dashboard, proposals, results, tokens
+from loop.service.routers import campaigns, dashboard, proposals, results, schedules, tokens
 from loop.service.schemas import ErrorBody, ResultIn
 from loop.service.tables import create_tables, webhook_of
 from loop.service.worker import Worker
@@ -83,7 +83,7 @@ def create_app(store: SqlStore | str | None = None, state_dir: Path | str | None
                   "approve their batches, post a lab's results. Every call needs a bearer "
                   "token (`loopwell token create`).")
     app.state.service = service
-    for module in (campaigns, proposals, results, tokens, dashboard):
+    for module in (campaigns, proposals, results, schedules, tokens, dashboard):
         app.include_router(module.router)
     app.add_exception_handler(StoreError, _conflict)
     app.add_exception_handler(CampaignBusy, _conflict)

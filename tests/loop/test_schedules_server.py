@@ -190,6 +190,7 @@ def test_a_schedule_runs_rounds_by_itself_and_resumes_after_a_restart(shared_dat
             assert row["paused"]
             resume_schedule(spec.name)
             assert not next(r for r in list_schedules() if r["campaign"] == spec.name)["paused"]
+        _the_same_over_http(store, tmp_path, spec.name)
     finally:
         left = serve.stop()
     assert left == [], f"left running: {[p.cmdline() for p in left]}"
@@ -226,3 +227,26 @@ def test_a_schedule_runs_rounds_by_itself_and_resumes_after_a_restart(shared_dat
     assert len({e.candidate_id for e in store.experiments(spec.name)}) == 24
     print(f"first server {ready}; second {ready_again}; whole test "
           f"{time.monotonic() - t_start:.0f} s")
+
+
+def _the_same_over_http(store, tmp_path, name):
+    """The service's /schedules routes on the Prefect server `serve` runs."""
+    from fastapi.testclient import TestClient
+
+    from loop.service.app import create_app
+    from loop.service.tables import create_tables, create_token
+
+    create_tables(store.engine)
+    headers = {role: {"Authorization": f"Bearer {create_token(store.engine, role, role)[1]}"}
+               for role in ("viewer", "operator")}
+    app = create_app(store, tmp_path / "state", start_worker=False)
+    with TestClient(app) as api:
+        rows = api.get("/schedules", headers=headers["viewer"]).json()
+        assert [r["campaign"] for r in rows] == [name] and rows[0]["schedule"] == "every 5 s"
+        assert api.post(f"/schedules/{name}/pause", headers=headers["operator"]).status_code == 200
+        assert api.get("/schedules", headers=headers["viewer"]).json()[0]["paused"] is True
+        assert api.post(f"/schedules/{name}/resume", headers=headers["operator"]).status_code == 200
+        assert api.post("/schedules/nope/pause", headers=headers["operator"]).status_code == 404
+        actions = [a["action"] for a in api.get(f"/campaigns/{name}/audit",
+                                                headers=headers["viewer"]).json()]
+        assert actions[-2:] == ["schedule-pause", "schedule-resume"]
