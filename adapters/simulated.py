@@ -11,8 +11,6 @@ new `SimulatedLab` sees exactly what an uninterrupted one would.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -32,6 +30,7 @@ from adapters._simulation import (
     ready_results,
 )
 from adapters._text import clip, field_errors
+from adapters._files import write_atomically
 from adapters.base import (
     BatchRequest,
     ExperimentRequest,
@@ -250,7 +249,7 @@ class SimulatedLab:
 
     def _save(self) -> None:
         if self.state_path is not None:
-            _write_atomically(self.state_path,
+            write_atomically(self.state_path,
                               json.dumps(self._state.model_dump(mode="json"), indent=1))
 
 
@@ -264,17 +263,3 @@ def _load_state(path: Path | None) -> LabState:
                        f"({clip(str(error), 200)}); move it away to start the lab afresh") \
             from error
 
-
-def _write_atomically(path: Path, text: str) -> None:
-    """Write `text` to `path` so that a crash leaves the old file or the new one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from adapters._files import write_atomically
 
 from adapters._text import clip
 from adapters.base import ExperimentRequest, LabError, MeasurementResult
@@ -100,21 +100,6 @@ def load_state(path: Path) -> FolderState:
 def save_state(path: Path, state: FolderState) -> None:
     """Write the state atomically."""
     write_atomically(path, json.dumps(state.model_dump(mode="json"), indent=1))
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Write `text` to `path` so that a crash leaves the old file or the new one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 @contextlib.contextmanager
