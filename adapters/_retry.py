@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import email.utils
 import time
+from collections.abc import Callable
+from typing import TypeVar
 
 import httpx
 
+T = TypeVar("T")
 MAX_BACKOFF_S = 30.0
 MAX_RETRY_AFTER_S = 60.0
 
@@ -63,3 +66,54 @@ def retry_after_s(response: httpx.Response, now: float | None = None) -> float |
     if when.tzinfo is None:
         return None
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+class Transient(Exception):
+    """One try failed in a way worth another: `problem` says how (one line),
+    `retry_after_s` is what the lab asked to wait, if anything."""
+
+    def __init__(self, problem: str, retry_after_s: float | None = None) -> None:
+        super().__init__(problem)
+        self.problem = problem
+        self.retry_after_s = retry_after_s
+
+
+class Exhausted(Exception):
+    """Every try failed transiently; the caller says what that means for its lab."""
+
+    def __init__(self, problem: str, n_tries: int, waited_s: float) -> None:
+        super().__init__(problem)
+        self.problem = problem
+        self.n_tries = n_tries
+        self.waited_s = waited_s
+
+    @property
+    def summary(self) -> str:
+        """The last problem, and how long the policy tried."""
+        s = "s" if self.n_tries > 1 else ""
+        return (f"{self.problem} (gave up after {self.n_tries} attempt{s} over "
+                f"{self.waited_s:.1f} s of backoff)")
+
+
+def with_retries(attempt: Callable[[int], T], *, tries: int, backoff_s: float,
+                 sleep: Callable[[float], None], jitter: Callable[[], float]) -> T:
+    """Run `attempt(k)` for k = 0, 1, ... until it returns, at most `tries` times.
+
+    `attempt` raises `Transient` for a failure worth another try (anything
+    else passes through at once); between tries the policy waits
+    `backoff_delay`. Every lab adapter's calls go through this one loop.
+
+    Raises:
+        Exhausted: when all `tries` failed transiently.
+    """
+    problem, waited_s = "", 0.0
+    for k in range(tries):
+        try:
+            return attempt(k)
+        except Transient as failure:
+            problem, asked = failure.problem, failure.retry_after_s
+        if k < tries - 1:
+            delay = backoff_delay(backoff_s, k, asked, jitter())
+            sleep(delay)
+            waited_s += delay
+    raise Exhausted(problem, tries, waited_s)

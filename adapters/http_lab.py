@@ -87,10 +87,12 @@ from pydantic import BaseModel, ValidationError
 from adapters._delivery import preview_text, read_results, too_large
 from adapters._retry import (
     MAX_RETRY_AFTER_S,
-    backoff_delay,
+    Exhausted,
+    Transient,
     is_transient_error,
     is_transient_status,
     retry_after_s,
+    with_retries,
 )
 from adapters._text import clip, field_errors
 from adapters.base import (
@@ -269,9 +271,8 @@ class HttpLab:
         """
         url = self._url(path)
         what = f"{method} {url}"
-        waited_s = 0.0
-        for attempt in range(self.retries + 1):
-            wait_s = None
+
+        def attempt(k: int) -> tuple[str, bytes]:
             try:
                 request = self.client.build_request(method, url, content=content,
                                                     headers=_JSON)
@@ -291,30 +292,30 @@ class HttpLab:
                 if not is_transient_error(error):
                     raise LabError(self._redact(f"{what}: {problem}; check the lab's "
                                                 "base_url")) from None
-            else:
-                problem = f"HTTP {status}: {detail}"
-                if status < 400:  # redirects are not followed: a lab node does not send them
-                    raise LabError(self._redact(
-                        f"{what}: HTTP {status} to {location or 'nowhere'}; set the lab's "
-                        "base_url to the node's own address")) from None
-                if not is_transient_status(status):
-                    raise LabRejected(self._redact(
-                        f"{what}: the lab refused the request, HTTP {status}: {detail}; "
-                        "sending it again will not help, fix the request or the job id"),
-                        status=status, detail=self._redact(detail)) from None
-                if wait_s is not None and wait_s > MAX_RETRY_AFTER_S:
-                    raise LabUnavailable(self._redact(
-                        f"{what}: {problem}; the lab asks to retry after {wait_s:.0f} s: "
-                        "try again then"), n_attempts=attempt + 1, retry_after_s=wait_s)
-            if attempt < self.retries:
-                delay = backoff_delay(self.backoff_s, attempt, wait_s, self._jitter())
-                self._sleep(delay)
-                waited_s += delay
-        n_tries = self.retries + 1
-        raise LabUnavailable(self._redact(
-            f"{what}: {problem} (gave up after {n_tries} attempt{'s' if n_tries > 1 else ''}"
-            f" over {waited_s:.1f} s of backoff); the lab is unreachable or overloaded: "
-            "check it is up, then try again later"), n_attempts=n_tries)
+                raise Transient(problem) from None
+            problem = f"HTTP {status}: {detail}"
+            if status < 400:  # redirects are not followed: a lab node does not send them
+                raise LabError(self._redact(
+                    f"{what}: HTTP {status} to {location or 'nowhere'}; set the lab's "
+                    "base_url to the node's own address")) from None
+            if not is_transient_status(status):
+                raise LabRejected(self._redact(
+                    f"{what}: the lab refused the request, HTTP {status}: {detail}; "
+                    "sending it again will not help, fix the request or the job id"),
+                    status=status, detail=self._redact(detail)) from None
+            if wait_s is not None and wait_s > MAX_RETRY_AFTER_S:
+                raise LabUnavailable(self._redact(
+                    f"{what}: {problem}; the lab asks to retry after {wait_s:.0f} s: "
+                    "try again then"), n_attempts=k + 1, retry_after_s=wait_s)
+            raise Transient(problem, wait_s)
+
+        try:
+            return with_retries(attempt, tries=self.retries + 1, backoff_s=self.backoff_s,
+                                sleep=self._sleep, jitter=self._jitter)
+        except Exhausted as out:
+            raise LabUnavailable(self._redact(
+                f"{what}: {out.summary}; the lab is unreachable or overloaded: "
+                "check it is up, then try again later"), n_attempts=out.n_tries) from None
 
     def _url(self, path: str) -> str:
         return f"{self.base_path.rstrip('/')}/{path}"

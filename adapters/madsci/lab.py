@@ -42,7 +42,9 @@ import httpx
 
 from adapters._delivery import read_result
 from adapters._jobbook import JobBook, batch_key
-from adapters._retry import backoff_delay, is_transient_error, is_transient_status
+from adapters._retry import (
+    Exhausted, Transient, is_transient_error, is_transient_status, with_retries,
+)
 from adapters._text import clip
 from adapters.base import (
     BatchRequest,
@@ -259,9 +261,7 @@ class MadsciLab:
 
     def _retrying(self, what: str, call: Callable[[], _T]) -> _T:
         """Run `call` under the one retry policy; map the node's errors."""
-        n_tries = self.settings.retries + 1
-        waited_s = 0.0
-        for attempt in range(n_tries):
+        def attempt(k: int) -> _T:
             try:
                 return call()
             except httpx.HTTPStatusError as error:
@@ -271,22 +271,23 @@ class MadsciLab:
                     raise LabRejected(f"{what} at {self.settings.node_url}: the node refused, "
                                       f"HTTP {status}: {detail}", status=status,
                                       detail=detail) from None
-                problem = f"HTTP {status}: {detail}"
+                raise Transient(f"HTTP {status}: {detail}") from None
             except httpx.RequestError as error:
                 if not is_transient_error(error):
                     raise LabError(f"{what} at {self.settings.node_url}: "
                                    f"{type(error).__name__}: {clip(str(error), 200)}; "
                                    "check the lab's node_url") from None
-                problem = f"{type(error).__name__}: {clip(str(error), 200)}"
-            if attempt < n_tries - 1:
-                delay = backoff_delay(self.settings.backoff_s, attempt, None, self._jitter())
-                self._sleep(delay)
-                waited_s += delay
-        raise LabUnavailable(
-            f"{what} at {self.settings.node_url}: {problem} (gave up after {n_tries} "
-            f"attempt{'s' if n_tries > 1 else ''} over {waited_s:.1f} s of backoff); the "
-            "MADSci node is unreachable or overloaded: check it runs, then try again later",
-            n_attempts=n_tries)
+                raise Transient(f"{type(error).__name__}: {clip(str(error), 200)}") from None
+
+        try:
+            return with_retries(attempt, tries=self.settings.retries + 1,
+                                backoff_s=self.settings.backoff_s, sleep=self._sleep,
+                                jitter=self._jitter)
+        except Exhausted as out:
+            raise LabUnavailable(
+                f"{what} at {self.settings.node_url}: {out.summary}; the MADSci node is "
+                "unreachable or overloaded: check it runs, then try again later",
+                n_attempts=out.n_tries) from None
 
     def _connect(self) -> Any:
         if self._client is None:

@@ -44,10 +44,12 @@ import httpx
 
 from adapters._retry import (
     MAX_RETRY_AFTER_S,
-    backoff_delay,
+    Exhausted,
+    Transient,
     is_transient_error,
     is_transient_status,
     retry_after_s,
+    with_retries,
 )
 from adapters._text import clip
 from adapters.base import LabError, LabRejected, LabUnavailable
@@ -147,41 +149,44 @@ class RobotClient:
         what = f"{method} {path}"
         headers = {"Opentrons-Version": self.api_version, "Accept": "application/json"}
         n_tries = (self.retries + 1) if retry else 1
-        problem, wait_s = "", None
-        for attempt in range(n_tries):
-            wait_s = None
+
+        def attempt(k: int) -> Any:
             try:
                 response = self.client.request(method, path, headers=headers, **kwargs)
             except httpx.RequestError as error:
                 problem = f"{type(error).__name__}: {clip(str(error), 200)}"
                 if not is_transient_error(error):
                     raise LabError(f"{what}: {problem}; check the robot's base_url") from None
-            else:
-                status = response.status_code
-                if response.is_success:
-                    try:
-                        return response.json() if response.content else {}
-                    except ValueError:
-                        raise LabError(f"{what}: the robot's answer is not JSON; is base_url "
-                                       "an Opentrons robot (port 31950)?") from None
-                detail = _detail(response)
-                if status < 400:
-                    raise LabError(f"{what}: HTTP {status}; set base_url to the robot's own "
-                                   "address (http://<robot-ip>:31950)")
-                if not is_transient_status(status):
-                    raise LabRejected(f"{what}: the robot refused, HTTP {status}: {detail}",
-                                      status=status, detail=detail)
-                problem = f"HTTP {status}: {detail}"
-                wait_s = retry_after_s(response)
-                if wait_s is not None and wait_s > MAX_RETRY_AFTER_S:
-                    raise LabUnavailable(f"{what}: {problem}; the robot asks to retry after "
-                                         f"{wait_s:.0f} s", n_attempts=attempt + 1,
-                                         retry_after_s=wait_s)
-            if attempt < n_tries - 1:
-                self._sleep(backoff_delay(self.backoff_s, attempt, wait_s, self._jitter()))
-        again = "" if retry else " (a create is sent once; the next poll reconciles)"
-        raise LabUnavailable(f"{what}: {problem} after {n_tries} attempt(s){again}; is the "
-                             "robot on and reachable? Try again later", n_attempts=n_tries)
+                raise Transient(problem) from None
+            status = response.status_code
+            if response.is_success:
+                try:
+                    return response.json() if response.content else {}
+                except ValueError:
+                    raise LabError(f"{what}: the robot's answer is not JSON; is base_url "
+                                   "an Opentrons robot (port 31950)?") from None
+            detail = _detail(response)
+            if status < 400:
+                raise LabError(f"{what}: HTTP {status}; set base_url to the robot's own "
+                               "address (http://<robot-ip>:31950)")
+            if not is_transient_status(status):
+                raise LabRejected(f"{what}: the robot refused, HTTP {status}: {detail}",
+                                  status=status, detail=detail)
+            problem = f"HTTP {status}: {detail}"
+            wait_s = retry_after_s(response)
+            if wait_s is not None and wait_s > MAX_RETRY_AFTER_S:
+                raise LabUnavailable(f"{what}: {problem}; the robot asks to retry after "
+                                     f"{wait_s:.0f} s", n_attempts=k + 1, retry_after_s=wait_s)
+            raise Transient(problem, wait_s)
+
+        try:
+            return with_retries(attempt, tries=n_tries, backoff_s=self.backoff_s,
+                                sleep=self._sleep, jitter=self._jitter)
+        except Exhausted as out:
+            again = "" if retry else " (a create is sent once; the next poll reconciles)"
+            raise LabUnavailable(f"{what}: {out.problem} after {out.n_tries} attempt(s){again}; "
+                                 "is the robot on and reachable? Try again later",
+                                 n_attempts=out.n_tries) from None
 
 
 def _data(body: Any, what: str) -> dict[str, Any]:

@@ -32,7 +32,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from adapters._jobbook import JobBook, batch_key
-from adapters._retry import backoff_delay
+from adapters._retry import Exhausted, Transient, with_retries
 from adapters._text import clip
 from adapters.base import (
     BatchRequest,
@@ -306,22 +306,21 @@ class SilaLab:
 
     def _retrying(self, what: str, call: Callable[[], _T]) -> _T:
         """Run `call` under the one retry policy; raise `LabUnavailable` when it runs out."""
-        n_tries = self.settings.retries + 1
-        waited_s = 0.0
-        for attempt in range(n_tries):
+        def attempt(k: int) -> _T:
             try:
                 return call()
             except _Transient as error:
-                problem = str(error)
-            if attempt < n_tries - 1:
-                delay = backoff_delay(self.settings.backoff_s, attempt, None, self._jitter())
-                self._sleep(delay)
-                waited_s += delay
-        raise LabUnavailable(
-            f"{what} at {self.settings.host}:{self.settings.port}: {problem} (gave up after "
-            f"{n_tries} attempt{'s' if n_tries > 1 else ''} over {waited_s:.1f} s of backoff); "
-            "the SiLA server is unreachable: check it runs and the host, port and TLS "
-            "settings, then try again later", n_attempts=n_tries)
+                raise Transient(str(error)) from None
+
+        try:
+            return with_retries(attempt, tries=self.settings.retries + 1,
+                                backoff_s=self.settings.backoff_s, sleep=self._sleep,
+                                jitter=self._jitter)
+        except Exhausted as out:
+            raise LabUnavailable(
+                f"{what} at {self.settings.host}:{self.settings.port}: {out.summary}; "
+                "the SiLA server is unreachable: check it runs and the host, port and TLS "
+                "settings, then try again later", n_attempts=out.n_tries) from None
 
     def _connect(self) -> Any:
         """Return the client, connecting first if needed (one attempt: callers retry)."""
