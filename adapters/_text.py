@@ -28,3 +28,28 @@ def field_errors(error: ValidationError, *, root: str = "body") -> list[str]:
         where = ".".join(clip(str(part), 60) for part in entry["loc"][:1]) or root
         lines.setdefault(where, f"{where}: {clip(entry['msg'], 200)}")
     return list(lines.values())
+
+
+def check_http_url(value: str, example: str, *, credentials: str | None = None) -> str:
+    """Check a lab's address: an http(s) URL with a host and no user:password in it.
+
+    Args:
+        value: the URL as given.
+        example: a URL to show when `value` is not one.
+        credentials: what to say instead when the URL holds credentials (None:
+            credentials are not checked).
+
+    Raises:
+        ValueError: one line saying what is wrong (pydantic names the field).
+    """
+    import httpx
+
+    try:
+        url = httpx.URL(value)
+    except httpx.InvalidURL:
+        raise ValueError(f"not a URL; give e.g. {example}") from None
+    if url.scheme not in ("http", "https") or not url.host:
+        raise ValueError(f"must be an http:// or https:// URL with a host, e.g. {example}")
+    if credentials is not None and url.userinfo:
+        raise ValueError(f"must not hold credentials{credentials}")
+    return value

@@ -16,7 +16,7 @@ import certifi
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from adapters._text import clip
+from adapters._text import check_http_url, clip
 
 _SECRET_HEADERS = {"authorization", "proxy-authorization"}
 
@@ -65,15 +65,8 @@ class HttpLabSettings(BaseModel):
     @field_validator("base_url")
     @classmethod
     def _check_url(cls, value: str) -> str:
-        try:
-            url = httpx.URL(value)
-        except httpx.InvalidURL:
-            raise ValueError("not a URL; give e.g. https://lab.example.org") from None
-        if url.scheme not in ("http", "https") or not url.host:
-            raise ValueError("must be an http:// or https:// URL with a host")
-        if url.userinfo:
-            raise ValueError("must not hold credentials; use token_env or token_file")
-        return value
+        return check_http_url(value, "https://lab.example.org",
+                              credentials="; use token_env or token_file")
 
     @field_validator("headers")
     @classmethod

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import httpx
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from adapters._text import check_http_url
 
 
 class MadsciLabSettings(BaseModel):
@@ -43,12 +44,4 @@ class MadsciLabSettings(BaseModel):
     @field_validator("node_url")
     @classmethod
     def _check_url(cls, value: str) -> str:
-        try:
-            url = httpx.URL(value)
-        except httpx.InvalidURL:
-            raise ValueError("not a URL; give e.g. http://127.0.0.1:2000") from None
-        if url.scheme not in ("http", "https") or not url.host:
-            raise ValueError("must be an http:// or https:// URL with a host")
-        if url.userinfo:
-            raise ValueError("must not hold credentials")
-        return value.rstrip("/")
+        return check_http_url(value, "http://127.0.0.1:2000", credentials="").rstrip("/")

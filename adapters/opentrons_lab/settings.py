@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import httpx
 from pydantic import Field, field_validator
 
+from adapters._text import check_http_url
 from adapters.opentrons_lab.protocol import DeckSettings
 from adapters.plates.settings import PlateFolderSettings
 
@@ -37,11 +37,4 @@ class OpentronsSettings(PlateFolderSettings):
     @field_validator("base_url")
     @classmethod
     def _check_url(cls, value: str) -> str:
-        try:
-            url = httpx.URL(value)
-        except httpx.InvalidURL:
-            raise ValueError("not a URL; give e.g. http://10.0.0.12:31950") from None
-        if url.scheme not in ("http", "https") or not url.host:
-            raise ValueError("must be an http:// or https:// URL with a host, e.g. "
-                             "http://10.0.0.12:31950")
-        return value
+        return check_http_url(value, "http://10.0.0.12:31950")
