@@ -7,7 +7,6 @@ import json
 import numpy as np
 import pytest
 
-from loop.campaign.objective import from_target
 from loop.campaign.records import Experiment, Measurement
 from loop.campaign.spec import ObjectiveSpec
 from loop.campaign.summary import RoundSummary

@@ -11,16 +11,15 @@ another candidate) must change the experiments in the store. Screenshots go to t
 from __future__ import annotations
 
 import shutil
-import socket
-import threading
 import time
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 
-CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+from tests._live import CHROMIUM, DRIVER, headless_chromium
+from tests._live import served as live_server
+
 SHOTS = Path("/tmp/dash-shots")
 needs_chromium = pytest.mark.skipif(
     not (CHROMIUM and DRIVER), reason="needs Debian's chromium and chromium-driver "
@@ -85,46 +84,19 @@ def test_plotly_is_served_once_and_cached(client):
 
 
 # -- in a browser ---------------------------------------------------------------------------
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def served(service_env):
     from loop.service.app import create_app
 
     store, state, secrets = service_env
-    app = create_app(store, state, lock_wait_s=30.0)
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started
-    yield f"http://127.0.0.1:{port}", secrets, store
-    server.should_exit = True
-    thread.join(30)
-    assert not thread.is_alive()
+    with live_server(create_app(store, state, lock_wait_s=30.0)) as url:
+        yield url, secrets, store
 
 
 @pytest.fixture
 def browser():
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--window-size=1280,1000"):
-        options.add_argument(arg)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(DRIVER), options=options)
-    yield driver
-    driver.quit()
+    with headless_chromium() as driver:
+        yield driver
 
 
 def _wait_for(api, name, status, rounds=1, timeout=240.0):

@@ -9,26 +9,19 @@ next round when the first one closes. A webhook receiver checks the signed
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import httpx
 import pytest
-import uvicorn
 
 from loop.run.lab import lookup_table
 from loop.service.webhook import HEADER, is_signed
+from tests._live import served as live_server
 from tests.loop.conftest import small_spec
 
 SECRET = "s3cret"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class _Receiver(BaseHTTPRequestHandler):
@@ -59,19 +52,8 @@ def served(service_env):
     from loop.service.app import create_app
 
     store, state, secrets = service_env
-    app = create_app(store, state, webhook_secret=SECRET)
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started
-    yield f"http://127.0.0.1:{port}", secrets, store
-    server.should_exit = True
-    thread.join(30)
-    assert not thread.is_alive()
+    with live_server(create_app(store, state, webhook_secret=SECRET)) as url:
+        yield url, secrets, store
 
 
 def _wait_for(client, name, status, timeout=180.0):
