@@ -65,8 +65,7 @@ class Campaign(AskTell):
         self.store = store
         # one folder per (store, campaign): the lab's jobs and the instrument's
         # checkpoint belong to the store that records the campaign
-        store_key = hashlib.sha256(str(getattr(store, "identity", store.display_url))
-                                   .encode()).hexdigest()[:8]
+        store_key = hashlib.sha256(store.identity.encode()).hexdigest()[:8]
         self.state_dir = Path(state_dir) / "campaigns" / f"{spec.name}-{store_key}"
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.base_dir = base_dir

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import Any
 
 from loop.campaign.store import Store
@@ -26,8 +25,7 @@ def campaign_overview(store: Store, name: str) -> dict[str, Any]:
         "updated_at": record.updated_at.isoformat(),
         "budget": record.spec.get("budget", {}),
         "n_measurements": store.count_measurements(name),
-        "experiments": dict(sorted(Counter(str(e.state) for e in store.experiments(name))
-                                   .items())),
+        "experiments": dict(sorted(store.count_experiments(name).items())),
         "rounds": [r.to_json() for r in store.rounds(name)],
         "n_rejected": len(rejected),
         "last_rejected": rejected[-1].reason if rejected else None,

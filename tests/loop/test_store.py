@@ -211,3 +211,17 @@ def test_two_spellings_of_one_sqlite_file_are_one_store(tmp_path, monkeypatch):
     a = SqlStore("sqlite:///store.db")
     b = SqlStore(f"sqlite:///{tmp_path / 'store.db'}")
     assert a.identity == b.identity
+
+
+def test_counts_by_state_and_per_campaign(store):
+    store.create_campaign("c", {})
+    store.create_campaign("d", {})
+    store.add_experiments([_exp(1), _exp(2)])
+    store.set_state(["c-r0-2"], "approved")
+    store.start_round("c", 0)
+    store.record_measurement("c-r0-1", 0, 1.0)
+    store.quarantine("c", {}, "bad")
+    assert store.count_experiments("c") == {"proposed": 1, "approved": 1}
+    assert store.count_rejected("c") == 1 and store.count_rejected("d") == 0
+    assert store.campaign_counts() == {"c": (1, 1)}
+    assert [r.name for r in store.campaigns()] == ["c", "d"]

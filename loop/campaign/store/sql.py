@@ -180,6 +180,24 @@ class SqlStore:
                               created_at=_aware(row.created_at),
                               updated_at=_aware(row.updated_at))
 
+    def campaigns(self) -> list[CampaignRecord]:
+        """Every campaign, oldest first, in one query."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(campaigns).order_by(campaigns.c.created_at)).all()
+        return [CampaignRecord(name=r.name, spec=json.loads(r.spec), status=r.status,
+                               created_at=_aware(r.created_at),
+                               updated_at=_aware(r.updated_at)) for r in rows]
+
+    def campaign_counts(self) -> dict[str, tuple[int, int]]:
+        """Return campaign -> (rounds started, measurements), for every campaign, in two queries."""
+        with self.engine.connect() as conn:
+            n_rounds = dict(conn.execute(select(rounds.c.campaign, func.count())
+                                         .group_by(rounds.c.campaign)).all())
+            n_measured = dict(conn.execute(select(measurements.c.campaign, func.count())
+                                           .group_by(measurements.c.campaign)).all())
+        return {name: (int(n_rounds.get(name, 0)), int(n_measured.get(name, 0)))
+                for name in set(n_rounds) | set(n_measured)}
+
     def campaign_names(self) -> list[str]:
         with self.engine.connect() as conn:
             return list(conn.execute(select(campaigns.c.name)
@@ -292,6 +310,14 @@ class SqlStore:
             rows = conn.execute(query.order_by(experiments.c.round, experiments.c.id)).all()
         return [_experiment(r) for r in rows]
 
+    def count_experiments(self, campaign: str) -> dict[str, int]:
+        """Return the campaign's experiments counted by state."""
+        with self.engine.connect() as conn:
+            by_state = conn.execute(select(experiments.c.state, func.count())
+                                    .where(experiments.c.campaign == campaign)
+                                    .group_by(experiments.c.state)).all()
+        return {str(state): int(n) for state, n in by_state}
+
     def experiment(self, experiment_id: str) -> Experiment | None:
         with self.engine.connect() as conn:
             r = conn.execute(select(experiments).where(experiments.c.id == experiment_id)).first()
@@ -376,6 +402,11 @@ class SqlStore:
                 campaign=campaign, payload=body, reason=reason, digest=digest,
                 received_at=_now()))
         return True
+
+    def count_rejected(self, campaign: str) -> int:
+        with self.engine.connect() as conn:
+            return conn.execute(select(func.count()).select_from(rejected)
+                                .where(rejected.c.campaign == campaign)).scalar_one()
 
     def rejected(self, campaign: str) -> list[Rejected]:
         with self.engine.connect() as conn:

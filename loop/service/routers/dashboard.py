@@ -22,7 +22,7 @@ import html
 import json
 from functools import lru_cache
 
-from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from loop.campaign.states import ExperimentState
