@@ -10,7 +10,7 @@ again. A round stays open until each of its experiments is done, failed or
 cancelled; a run that has waited `lab.timeout_s` for the lab returns and says
 so, and the next run collects what has arrived since.
 
-(About 400 lines, kept whole on purpose: the round's data path, fit -> propose ->
+(About 440 lines, kept whole on purpose: the round's data path, fit -> propose ->
 dispatch -> collect -> ingest -> finish, reads top to bottom in one module.)
 """
 

@@ -3,7 +3,7 @@
 Every model here is frozen and forbids unknown fields, so a typo in a campaign
 file fails with a message naming the field instead of being ignored.
 
-(About 390 lines, kept whole on purpose: the campaign file's whole schema in one
+(About 480 lines, kept whole on purpose: the campaign file's whole schema in one
 place, so a reader sees every field a YAML file may hold.)
 """
 

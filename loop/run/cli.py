@@ -1,4 +1,7 @@
-"""The `loopwell` command line: demo, run, status, approve, report, serve, token."""
+# One concept past 300 lines: the local commands of `loopwell` and its one-line errors
+# (the service's and the schedules' commands live in service_cli.py and schedule_cli.py).
+"""The `loopwell` command line: demo, run, status, export, approve, delete, report (bench,
+schedule, serve and token are added from their own modules)."""
 
 from __future__ import annotations
 

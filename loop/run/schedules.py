@@ -1,3 +1,5 @@
+# One concept past 300 lines: a campaign's schedule as a Prefect deployment, each operation
+# on it, and the scheduled run itself.
 """Scheduled campaigns: one Prefect deployment per campaign, run by a process worker.
 
 A campaign whose spec has a `schedule` gets a deployment of the flow

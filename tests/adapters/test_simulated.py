@@ -1,3 +1,4 @@
+# Past 300 lines on purpose: one test module for the one simulated lab, as BoTorch mirrors its package.
 """Tests of `adapters.simulated` (and the maths in `adapters._simulation`)."""
 
 from __future__ import annotations
