@@ -89,11 +89,10 @@ class AskTell:
                 self.store.start_round(self.name, r)
                 self.fit(r)
                 owed = self.propose(r, q=n)
-            todo = [e.id for e in owed if e.state in (S.PROPOSED, S.APPROVED)]
-            if todo:
-                self.store.set_state([e for e in todo if self.store.experiment(e).state
-                                      == S.PROPOSED], S.APPROVED)
-                self.store.set_state(todo, S.DISPATCHED, note="handed out by ask()")
+            # handed to you: proposed -> approved -> dispatched, as the lab path does
+            self.store.set_state([e.id for e in owed if e.state == S.PROPOSED], S.APPROVED)
+            self.store.set_state([e.id for e in owed if e.state in (S.PROPOSED, S.APPROVED)],
+                                 S.DISPATCHED, note="handed out by ask()")
             return self.proposals(states=PENDING_STATES)
 
     def tell(self, results: pd.DataFrame | Iterable[dict[str, Any]]) -> pd.DataFrame:
