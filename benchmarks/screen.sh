@@ -25,13 +25,13 @@ if [[ "${1:-}" == "--screen-only" ]]; then  # one screen, its own folder
 fi
 case "$what" in
   select)
-    exec "$PY" -m loop.cli bench screen "${SCREENS[@]}" \
+    exec "$PY" -m loop.run.cli bench screen "${SCREENS[@]}" \
       --arm linear:ucb:beta=0.25,initial=essential --arm linear:ucb:beta=0.25,initial=random \
       --arm linear:ucb:beta=0.25,initial=mixed,share=0.25 \
       --arm linear:ucb:beta=0.25,initial=mixed,share=0.5 --arm random \
       --seeds 3 --first-seed 100 --workers 1 --out "$OUT" "$@" ;;
   final)
-    exec "$PY" -m loop.cli bench screen "${SCREENS[@]}" --arm default --arm random \
+    exec "$PY" -m loop.run.cli bench screen "${SCREENS[@]}" --arm default --arm random \
       --seeds "${SEEDS:-10}" --workers 1 --out "$OUT" "$@" ;;
   *) echo "usage: $0 select|final [--screen-only NAME] [options]" >&2; exit 2 ;;
 esac
