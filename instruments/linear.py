@@ -82,7 +82,12 @@ class BlockLinearGP(InstrumentBase):
         maxiter: L-BFGS-B iterations for the hyperparameters.
         ridge: weight of the L2 penalty on the log-hyperparameters.
         calibrate: how leave-one-out z-scores of the measured points rescale the
-            predictive variance: `quantile` (default: latent and noise variance
+            predictive variance: `heteroscedastic` (default: latent and noise
+            variance times `h(m) = exp(b (m - c))`, with `m` the predicted mean,
+            `b` the slope of log z^2 on the leave-one-out mean and `m` held to
+            the measured range, then the `quantile` factor of the rescaled
+            z-scores: hunted genes vary more than the bulk, and the bulk is what
+            is not measured yet); `quantile` (latent and noise variance
             times the factor that puts 90% of them inside the 90% interval),
             `variance` (latent variance times mean z^2, which the marginal
             likelihood already drives to ~1), or False.
@@ -93,7 +98,8 @@ class BlockLinearGP(InstrumentBase):
     name = "linear"
 
     def __init__(self, blocks: Sequence[Sequence[int]] | None = None, constant: bool = True,
-                 maxiter: int = 40, ridge: float = 0.01, calibrate: bool | str = "quantile",
+                 maxiter: int = 40, ridge: float = 0.01,
+                 calibrate: bool | str = "heteroscedastic",
                  seed: int = 0, max_batch_size: int = 2048) -> None:
         super().__init__()
         self.blocks = [tuple(int(v) for v in b) for b in blocks] if blocks else None
@@ -102,9 +108,9 @@ class BlockLinearGP(InstrumentBase):
         self.ridge = ridge
         if calibrate is True:
             calibrate = "quantile"
-        if calibrate not in (False, "quantile", "variance"):
-            raise ValueError(f"calibrate must be 'quantile', 'variance' or False, "
-                             f"got {calibrate!r}")
+        if calibrate not in (False, "heteroscedastic", "quantile", "variance"):
+            raise ValueError(f"calibrate must be 'heteroscedastic', 'quantile', 'variance' "
+                             f"or False, got {calibrate!r}")
         self.calibrate = calibrate
         self.seed = seed
         self.max_batch_size = max_batch_size
@@ -153,18 +159,33 @@ class BlockLinearGP(InstrumentBase):
         self._P = torch.linalg.solve_triangular(L, Z, upper=False)  # L^-1 Z, n x D
         self.noise_variance = self.noise * self._y_sd**2
         self.calibration_scale = 1.0
+        self._level_slope, self._level_range = 0.0, (0.0, 0.0)
         if self.calibrate and len(y) >= 5:
             K_inv = torch.cholesky_inverse(L)
             diag = K_inv.diagonal()
             loo_mean = yt.squeeze(-1) - alpha.squeeze(-1) / diag
             z = (yt.squeeze(-1) - loo_mean) * diag.sqrt()
-            if self.calibrate == "quantile":
+            if self.calibrate == "heteroscedastic":
+                m = loo_mean.numpy()
+                slope = float(np.polyfit(m, np.log(z.numpy() ** 2 + 1e-8), 1)[0])
+                self._level_slope = slope if np.isfinite(slope) else 0.0
+                self._level_centre = float(m.mean())
+                self._level_range = (float(m.min()), float(m.max()))
+                z = z / self._level_factor(loo_mean).sqrt()
+            if self.calibrate in ("quantile", "heteroscedastic"):
                 # the z-scores are of noisy held-out values: the factor scales noise too
                 self.calibration_scale = fit_quantile_scale(z)
                 self.noise_variance *= self.calibration_scale
             else:
                 self.calibration_scale = fit_variance_scale(z)
         self.train_X, self.train_Y = train_X, train_Y
+
+    def _level_factor(self, mean_n: Tensor) -> Tensor:
+        """Variance factor `h(m)` at normalised predicted means (1 unless heteroscedastic)."""
+        if not self._level_slope:
+            return torch.ones_like(mean_n)
+        lo, hi = self._level_range
+        return torch.exp(self._level_slope * (mean_n.clamp(lo, hi) - self._level_centre))
 
     def _features(self, X: Tensor) -> Tensor:
         """Map `m x d` inputs to `m x D` weight-space features (dense)."""
@@ -180,15 +201,17 @@ class BlockLinearGP(InstrumentBase):
         flat = X.reshape(-1, X.shape[-1])
         Z = self._features(flat)
         Zs = _maybe_sparse(Z)
-        mean = _matmul(Zs, self._w_mean[:, None]).squeeze(-1)
+        mean_n = _matmul(Zs, self._w_mean[:, None]).squeeze(-1)
         W = _matmul(Zs, self._P.T)  # (bq) x n
-        scale = self._y_sd**2 * self.calibration_scale
-        mean = (mean * self._y_sd + self._y_mean).reshape(*batch_shape, q)
-        root = (Z * math.sqrt(scale)).reshape(*batch_shape, q, -1)
-        reduction = (W * math.sqrt(scale)).reshape(*batch_shape, q, -1)
+        h = self._level_factor(mean_n)
+        # rows scaled by sqrt(h): covariance D^1/2 S D^1/2, still a root decomposition
+        scale = (self._y_sd**2 * self.calibration_scale * h).sqrt()[:, None]
+        mean = (mean_n * self._y_sd + self._y_mean).reshape(*batch_shape, q)
+        root = (Z * scale).reshape(*batch_shape, q, -1)
+        reduction = (W * scale).reshape(*batch_shape, q, -1)
         covar = RootLinearOperator(root) - RootLinearOperator(reduction)
         if observation_noise is True:
-            noise = torch.full((*batch_shape, q), self.noise_variance, dtype=mean.dtype)
+            noise = (self.noise_variance * h).reshape(*batch_shape, q).to(mean.dtype)
             covar = covar + DiagLinearOperator(noise)
         return GPyTorchPosterior(MultivariateNormal(mean, covar))
 
@@ -203,11 +226,12 @@ class BlockLinearGP(InstrumentBase):
             W = _matmul(Zs, self._P.T)
             means.append(_matmul(Zs, self._w_mean[:, None]).squeeze(-1))
             variances.append(((Z**2).sum(-1) - (W**2).sum(-1)).clamp_min(1e-12))
-        mean = torch.cat(means) * self._y_sd + self._y_mean
-        var = torch.cat(variances) * self._y_sd**2 * self.calibration_scale
+        mean_n = torch.cat(means)
+        h = self._level_factor(mean_n)
+        var = torch.cat(variances) * self._y_sd**2 * self.calibration_scale * h
         if observation_noise:
-            var = var + self.noise_variance
-        return mean, var
+            var = var + self.noise_variance * h
+        return mean_n * self._y_sd + self._y_mean, var
 
     def sample_pool(self, X: Tensor, n_samples: int, seed: int = 0) -> Tensor:
         """Draw `n_samples x n` exact joint posterior samples by Matheron's rule."""
@@ -225,6 +249,11 @@ class BlockLinearGP(InstrumentBase):
         for chunk in X.split(self.max_batch_size):
             out.append(_matmul(_maybe_sparse(self._features(chunk)), w_post))
         f = torch.cat(out, dim=0).T
+        if self._level_slope:  # each point's deviations widened by its own sqrt(h)
+            mean_n = torch.cat([_matmul(_maybe_sparse(self._features(chunk)),
+                                        self._w_mean[:, None]).squeeze(-1)
+                                for chunk in X.split(self.max_batch_size)])
+            f = mean_n + self._level_factor(mean_n).sqrt() * (f - mean_n)
         return f * self._y_sd + self._y_mean
 
     # -- checkpoints -------------------------------------------------------------

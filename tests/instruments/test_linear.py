@@ -82,3 +82,25 @@ def test_quantile_calibration_holds_90_percent_under_heavy_tails():
     assert coverage["variance"] > coverage["quantile"] + 0.03
     with pytest.raises(ValueError, match="calibrate"):
         BlockLinearGP(calibrate="loo")
+
+
+def test_heteroscedastic_calibration_fits_the_unmeasured_bulk_when_hits_vary_more():
+    # an agent measures the high-scoring genes most, and they vary more than the
+    # bulk: one variance factor for all (quantile) is then too wide on the bulk
+    # still unmeasured; letting it grow with the predicted level is not
+    X, _, f = _membership(n=6000, seed=2)
+    g = torch.Generator().manual_seed(3)
+    Y = (f + 0.3 * torch.exp(0.3 * f) * torch.randn(6000, generator=g, dtype=torch.float64))
+    Y = Y[:, None]
+    top = torch.argsort(f[:3000], descending=True)[:300]
+    train = torch.cat([top, torch.arange(3000, 3300)])
+    bulk = torch.arange(3300, 6000)
+    coverage = {}
+    for calibrate in ("heteroscedastic", "quantile"):
+        model = BlockLinearGP(blocks=[[0, 300], [300, 301]], calibrate=calibrate)
+        model.fit(X[train], Y[train])
+        mean, sd = predict_mean_sd(model, X[bulk], observation_noise=True)
+        coverage[calibrate] = interval_coverage(mean, sd, Y[bulk, 0], level=0.9)
+    assert model._level_slope == 0.0
+    assert 0.85 <= coverage["heteroscedastic"] <= 0.95
+    assert coverage["quantile"] > coverage["heteroscedastic"] + 0.02
