@@ -21,6 +21,7 @@ from typing import Any, Callable
 import numpy as np
 
 from loop.bench.output import write_csv
+from loop.design.datasets import PUBLIC_SCREENS
 
 #: published hit ratios after 5 x 128 (Table 1 of Roohani et al. 2025; Gupta et al. 2025)
 PUBLISHED: dict[str, list[tuple[str, str]]] = {
@@ -32,10 +33,7 @@ PUBLISHED: dict[str, list[tuple[str, str]]] = {
 
 #: single-gene screens of the shared data collection, by name (Horlbeck holds gene
 #: PAIRS, a different design space, and is left out)
-SCREENS = {
-    name: (f"data:screens/ground_truth_{name}.csv", f"data:screens/topmovers_{name}.npy")
-    for name in ("IFNG", "IL2", "Scharenberg22", "Zhu21", "Zhuang19", "Wang14")
-}
+SCREENS = PUBLIC_SCREENS
 
 #: the arm that stands for the shipped recipe: a spec that names no instrument,
 #: strategy, round 0 or transform, so it gets the spec's defaults whatever they are
@@ -120,6 +118,11 @@ def screen_spec(name: str, table: str, hits: str, arm: Arm, seed: int, rounds: i
     }
     if arm.strategy == DEFAULT_ARM:
         return spec
+    options = dict(arm.strategy_options or {})
+    priors = str(options.pop("priors", "none"))
+    spec["design_space"]["prior_screens"] = [] if priors == "none" else \
+        prior_screens(name, table, priors)
+    arm = Arm(arm.label, arm.instrument, arm.strategy, arm.instrument_options, options)
     if arm.instrument is None:
         spec["budget"]["initial_strategy"] = "random"
         spec["strategy"] = {"name": "random"}
@@ -131,6 +134,19 @@ def screen_spec(name: str, table: str, hits: str, arm: Arm, seed: int, rounds: i
         spec["instrument"] = {"kind": arm.instrument, "options": arm.instrument_options or {}}
         spec["strategy"] = {"name": arm.strategy, "options": options}
     return spec
+
+
+def prior_screens(name: str, table: str, which: str) -> list[str]:
+    """The earlier screens a benchmark run may learn from: never the screen it is scored on.
+
+    `which` is `others` (every shared single-gene screen but this one) or
+    screen names joined by `+` (`IL2+Wang14`); an arm without `priors=` has none.
+    """
+    names = [s for s in SCREENS if s != name] if which == "others" else which.split("+")
+    unknown = [s for s in names if s not in SCREENS]
+    if unknown:
+        raise ValueError(f"priors: unknown screens {unknown}; known: {sorted(SCREENS)}")
+    return [SCREENS[s][0] for s in names if s != name and SCREENS[s][0] != table]
 
 
 def run_one(job: dict[str, Any]) -> list[dict[str, Any]]:

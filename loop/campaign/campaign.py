@@ -40,6 +40,7 @@ from loop.campaign.states import (
 from loop.campaign.store import Store
 from loop.campaign.summary import RoundSummary, summary_fields
 from loop.design import DesignSpace, build_design_space
+from loop.design.datasets import resolve
 
 S = ExperimentState
 #: called as hook(step, round_index, summary_or_progress) after each step
@@ -73,8 +74,10 @@ class Campaign(AskTell):
         self.hook: Hook = hook or (lambda step, r, info: None)
         # everything the spec names is read before the campaign is registered, so that
         # a spec that fails (a missing file, a wrong column) can be fixed and run again
+        answers = resolve(spec.lab.table, base_dir) if spec.lab.table else None
         self.design: DesignSpace = build_design_space(
-            spec.design_space, base_dir, cache_dir=Path(state_dir) / "features", seed=spec.seed)
+            spec.design_space, base_dir, cache_dir=Path(state_dir) / "features", seed=spec.seed,
+            answers=answers)
         self._index = self.design.index()
         self._allowed = allowed_candidates(spec.objective, self.design.attributes, self.design.n)
         self.lab = lab if lab is not None else build_lab(spec, base_dir, self.state_dir)

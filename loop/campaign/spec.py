@@ -40,6 +40,12 @@ class GeneDesign(_Spec):
     n_components: int = Field(64, ge=1, le=1024)
     essential_genes: str | None = "data:screens/CEGv2.txt"
     feature_table: str | None = Field(None, description="CSV: gene, then numeric features")
+    prior_screens: list[str] | None = Field(
+        None, description="earlier screens as prior knowledge (Gene,Score CSVs, e.g. "
+        "data:screens/ground_truth_IL2.csv): each becomes a feature block whose weight the "
+        "campaign learns from its own data. Default: the public single-gene screens of the "
+        "data collection that are on this machine or can be fetched, never the campaign's "
+        "own screen; [] for none")
 
 
 class TableDesign(_Spec):

@@ -53,6 +53,14 @@ REMOTE: dict[str, tuple[str, str]] = {
 }
 
 
+#: single-gene screens of the data collection, by name: (table, hits). Horlbeck
+#: holds gene PAIRS (a different design space) and is not among them.
+PUBLIC_SCREENS: dict[str, tuple[str, str]] = {
+    name: (f"data:screens/ground_truth_{name}.csv", f"data:screens/topmovers_{name}.npy")
+    for name in ("IFNG", "IL2", "Scharenberg22", "Zhu21", "Zhuang19", "Wang14")
+}
+
+
 class DataNotFoundError(FileNotFoundError):
     """Raised when a data file is neither local nor fetchable."""
 

@@ -87,6 +87,7 @@ def gene_features(
     essential_path: Path | None = None,
     table_path: Path | None = None,
     seed: int = 0,
+    prior_paths: Sequence[Path] = (),
 ) -> tuple[np.ndarray, list[str]]:
     """Build an `n_genes x d` feature matrix and its column names.
 
@@ -99,6 +100,7 @@ def gene_features(
             other numeric columns are per-gene features; genes missing from it
             get zeros and a `table_missing` flag.
         seed: seed of the randomised SVD.
+        prior_paths: earlier screens (`prior_screen_features`), two columns each.
     """
     columns: list[np.ndarray] = []
     names: list[str] = []
@@ -120,6 +122,9 @@ def gene_features(
         block, block_names = _table_features(genes, Path(table_path))
         columns.append(block)
         names += block_names
+    for path in prior_paths:
+        columns.append(prior_screen_features(genes, Path(path)))
+        names += [f"{Path(path).stem}_effect", f"{Path(path).stem}_screened"]
     if not columns:
         raise ValueError("no gene features: give gene-set files, an essential list or a table")
     return np.concatenate(columns, axis=1).astype(np.float32), names
@@ -152,6 +157,7 @@ def membership_features(
     *,
     essential_path: Path | None = None,
     table_path: Path | None = None,
+    prior_paths: Sequence[Path] = (),
     min_set_size: int = 2,
 ) -> tuple[np.ndarray, list[str], list[tuple[str, int, int]]]:
     """Build gene features in blocks, for the block-linear ("shared pathways") kernel.
@@ -159,7 +165,8 @@ def membership_features(
     Blocks: `pathways` (the gene x set membership, each set of at least
     `min_set_size` genes weighted 1/sqrt(size), so the inner product of two rows
     counts shared pathways, small ones more), `essential` (core essential flag),
-    `unannotated` (gene in no set), and `table` (a user's per-gene features).
+    `unannotated` (gene in no set), `table` (a user's per-gene features) and one
+    `prior:NAME` block per earlier screen (`prior_screen_features`).
 
     Returns:
         The `n x d` float32 matrix, column names, and `(block, start, stop)` ranges.
@@ -190,6 +197,35 @@ def membership_features(
     if table_path is not None:
         block, block_names = _table_features(genes, Path(table_path))
         add("table", block, block_names)
+    for path in prior_paths:
+        name = Path(path).stem
+        add(f"prior:{name}", prior_screen_features(genes, Path(path)),
+            [f"{name}_effect", f"{name}_screened"])
     if not columns:
         raise ValueError("no gene features: give gene-set files, an essential list or a table")
     return np.concatenate(columns, axis=1), names, blocks
+
+
+def prior_screen_features(genes: Sequence[str], path: Path) -> np.ndarray:
+    """Two columns from an earlier screen: how far each gene moved, and whether it was screened.
+
+    The effect is `log1p(|score - median| / MAD)` (robust, so screens on any
+    scale are comparable, and bounded in how much one extreme gene weighs);
+    genes the earlier screen did not test get 0 and a 0 in the second column
+    (a focused library's choice of genes is itself information).
+    """
+    from loop.design.datasets import TableError, read_table
+
+    header = pd.read_csv(path, nrows=0).columns
+    if len(header) < 2:
+        raise TableError(f"{path}: an earlier screen needs a gene column and a score column")
+    key = header[0]
+    score = "Score" if "Score" in header else header[1]
+    frame = read_table(path, [key, score], ids=key, numeric=[score])
+    values = frame.groupby(frame[key].str.upper())[score].mean()
+    centre = float(values.median())
+    spread = float((values - centre).abs().median()) or float(values.std()) or 1.0
+    effect = np.log1p((values - centre).abs() / spread)
+    aligned = effect.reindex([g.upper() for g in genes])
+    screened = aligned.notna().to_numpy(dtype=np.float32)
+    return np.stack([aligned.fillna(0.0).to_numpy(dtype=np.float32), screened], axis=1)

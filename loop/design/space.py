@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import tempfile
 from dataclasses import dataclass, field
@@ -16,9 +17,11 @@ from typing import Any
 
 import numpy as np
 
-from loop.design.datasets import read_table, resolve
+from loop.design.datasets import PUBLIC_SCREENS, DataNotFoundError, read_table, resolve
 from loop.design.features import gene_features, membership_features
 from loop.campaign.spec import GeneDesign, ReactionDesign, TableDesign
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -54,10 +57,16 @@ class DesignSpace:
 
 def build_design_space(spec: GeneDesign | TableDesign | ReactionDesign,
                        base_dir: Path | None = None, *, cache_dir: Path | None = None,
-                       seed: int = 0) -> DesignSpace:
-    """Build the design space a spec describes (cached on disk when `cache_dir` is set)."""
+                       seed: int = 0, answers: Path | None = None) -> DesignSpace:
+    """Build the design space a spec describes (cached on disk when `cache_dir` is set).
+
+    `answers` is the table a simulated lab answers from, if any: like the
+    design's own table, it is never used as an earlier screen (prior knowledge).
+    """
     if isinstance(spec, GeneDesign):
-        return _gene_space(spec, base_dir, cache_dir, seed)
+        own = [resolve(spec.table, base_dir), *([answers] if answers else [])]
+        return _gene_space(spec, base_dir, cache_dir, seed,
+                           priors=prior_screen_paths(spec, base_dir, own))
     if isinstance(spec, ReactionDesign):
         from loop.design.reactions import reaction_space
 
@@ -65,15 +74,52 @@ def build_design_space(spec: GeneDesign | TableDesign | ReactionDesign,
     return _table_space(spec, base_dir)
 
 
+def prior_screen_paths(spec: GeneDesign, base_dir: Path | None, own: list[Path]
+                       ) -> list[Path]:
+    """The earlier screens a gene campaign learns from, never one of its `own` tables.
+
+    Named screens must exist and must not be the campaign's own; the default
+    (`prior_screens` unset) is every public screen that is here or fetchable,
+    less the campaign's own (a screen is the campaign's own when it is the same
+    file or has the same bytes).
+    """
+    own_digests = {_digest(p) for p in own}
+
+    def is_own(path: Path) -> bool:
+        return any(path.resolve() == p.resolve() for p in own) or _digest(path) in own_digests
+
+    if spec.prior_screens is not None:
+        paths = [resolve(ref, base_dir) for ref in spec.prior_screens]
+        clash = [str(ref) for ref, p in zip(spec.prior_screens, paths) if is_own(p)]
+        if clash:
+            raise ValueError(f"prior_screens {clash}: that is the campaign's own screen (the "
+                             "answers it is looking for), not prior knowledge")
+        return paths
+    paths = []
+    for table, _ in PUBLIC_SCREENS.values():
+        try:
+            path = resolve(table, base_dir)
+        except DataNotFoundError as exc:
+            log.info("prior screen %s skipped: %s", table, exc)
+            continue
+        if not is_own(path):
+            paths.append(path)
+    return paths
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
 def _gene_space(spec: GeneDesign, base_dir: Path | None, cache_dir: Path | None,
-                seed: int) -> DesignSpace:
+                seed: int, priors: list[Path]) -> DesignSpace:
     table = resolve(spec.table, base_dir)
     frame = read_table(table, [spec.id_column], ids=spec.id_column)
     genes = list(dict.fromkeys(g.strip() for g in frame[spec.id_column] if g.strip()))
     gmts = [resolve(p, base_dir) for p in spec.gene_sets]
     essential = resolve(spec.essential_genes, base_dir) if spec.essential_genes else None
     extra = resolve(spec.feature_table, base_dir) if spec.feature_table else None
-    key = _cache_key(spec.model_dump(), [table, *gmts, essential, extra], seed)
+    key = _cache_key(spec.model_dump(), [table, *gmts, essential, extra, *priors], seed)
     cached = cache_dir / f"genes-{key}.npz" if cache_dir else None
     if cached is not None and cached.exists():
         data = np.load(cached, allow_pickle=False)
@@ -82,10 +128,11 @@ def _gene_space(spec: GeneDesign, base_dir: Path | None, cache_dir: Path | None,
     else:
         if spec.features == "membership":
             X, names, blocks = membership_features(genes, gmts, essential_path=essential,
-                                                   table_path=extra)
+                                                   table_path=extra, prior_paths=priors)
         else:
             X, names = gene_features(genes, gmts, n_components=spec.n_components,
-                                     essential_path=essential, table_path=extra, seed=seed)
+                                     essential_path=essential, table_path=extra, seed=seed,
+                                     prior_paths=priors)
             blocks = []
         if cached is not None:
             cached.parent.mkdir(parents=True, exist_ok=True)

@@ -54,7 +54,9 @@ def test_a_gp_on_svd_features_runs_a_campaign(make_spec, tmp_path):
                      instrument={"kind": "gp"}, budget={"rounds": 2, "batch_size": 16,
                                                         "initial_strategy": "random"})
     campaign = _campaign(spec, tmp_path)
-    assert campaign.design.X.shape == (1055, 19)  # 1,061 rows, 1,055 distinct genes and not campaign.design.blocks
+    # 1,061 rows, 1,055 distinct genes; 16 + 3 gene-set columns and two columns for each
+    # earlier public screen (five: Scharenberg22 is the campaign's own)
+    assert campaign.design.X.shape == (1055, 19 + 2 * 5) and not campaign.design.blocks
     assert campaign.run() == "done"
     assert campaign.store.rounds(spec.name)[1].instrument == "gp"
 

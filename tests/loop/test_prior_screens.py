@@ -1,0 +1,73 @@
+"""Earlier screens as prior knowledge: one feature block each, never the campaign's own screen."""
+
+import shutil
+
+import numpy as np
+import pytest
+
+from loop.bench.screen import SCREENS, parse_arm, prior_screens, screen_spec
+from loop.campaign.spec import GeneDesign
+from loop.design import build_design_space
+from loop.design.datasets import PUBLIC_SCREENS, resolve
+from loop.design.features import prior_screen_features
+
+
+def _design(tmp_path, genes=("TP53", "NA", "JAK1")):
+    table = tmp_path / "mine.csv"
+    table.write_text("Gene\n" + "\n".join(genes) + "\n")
+    return table
+
+
+def test_a_prior_screen_gives_a_robust_effect_and_whether_the_gene_was_screened(tmp_path):
+    earlier = tmp_path / "earlier.csv"
+    # median 1, MAD 1: effect = log1p(|score - 1|)
+    earlier.write_text("Gene,Score\nA,0\nB,1\nC,2\nD,11\nNA,-3\nE,\n")
+    X = prior_screen_features(["d", "B", "NA", "ZZZ", "E"], earlier)
+    assert X[:, 1].tolist() == [1, 1, 1, 0, 0]  # ZZZ not screened, E has no score
+    np.testing.assert_allclose(X[:, 0], np.log1p([10, 0, 4, 0, 0]), rtol=1e-6)
+
+
+def test_the_default_priors_are_the_public_screens_but_the_campaigns_own(tmp_path):
+    mine = _design(tmp_path)
+    space = build_design_space(GeneDesign(table=str(mine), gene_sets=[], essential_genes=None))
+    blocks = [b for b, _, _ in space.blocks]
+    assert blocks == [f"prior:ground_truth_{s}" for s in PUBLIC_SCREENS]
+    # the same screen under another name is still the campaign's own: left out
+    copy = tmp_path / "my_il2_screen.csv"
+    shutil.copy(resolve(PUBLIC_SCREENS["IL2"][0]), copy)
+    space = build_design_space(GeneDesign(table=str(copy), gene_sets=[], essential_genes=None))
+    assert "prior:ground_truth_IL2" not in [b for b, _, _ in space.blocks]
+    assert len(space.blocks) == len(PUBLIC_SCREENS) - 1
+    # ... and so is the table a simulated lab answers from
+    space = build_design_space(GeneDesign(table=str(mine), gene_sets=[], essential_genes=None),
+                               answers=copy)
+    assert "prior:ground_truth_IL2" not in [b for b, _, _ in space.blocks]
+    jak1 = space.ids.index("KO:JAK1")
+    ifng = space.feature_names.index("ground_truth_IFNG_effect")
+    assert space.X[jak1, ifng] > 0 and space.X[jak1, ifng + 1] == 1
+
+
+def test_named_priors_are_used_and_the_own_screen_is_refused(tmp_path):
+    mine = _design(tmp_path)
+    il2 = PUBLIC_SCREENS["IL2"][0]
+    space = build_design_space(GeneDesign(table=str(mine), gene_sets=[], essential_genes=None,
+                                          prior_screens=[il2]))
+    assert [b for b, _, _ in space.blocks] == ["prior:ground_truth_IL2"]
+    none = build_design_space(GeneDesign(table=str(mine), gene_sets=[],
+                                         essential_genes=str(mine), prior_screens=[]))
+    assert [b for b, _, _ in none.blocks] == ["essential"]
+    with pytest.raises(ValueError, match="campaign's own screen"):
+        build_design_space(GeneDesign(table=il2, gene_sets=[], essential_genes=None,
+                                      prior_screens=[il2]))
+
+
+def test_the_benchmark_never_learns_from_the_screen_it_scores():
+    tables = prior_screens("Zhu21", SCREENS["Zhu21"][0], "others")
+    assert SCREENS["Zhu21"][0] not in tables and len(tables) == len(SCREENS) - 1
+    assert prior_screens("IFNG", SCREENS["IFNG"][0], "IL2+IFNG") == [SCREENS["IL2"][0]]
+    with pytest.raises(ValueError, match="unknown screens"):
+        prior_screens("IFNG", SCREENS["IFNG"][0], "IL3")
+    spec = screen_spec("IFNG", *SCREENS["IFNG"], parse_arm("linear:ucb:beta=1"), 0, 5, 128)
+    assert spec["design_space"]["prior_screens"] == []  # an arm without priors= has none
+    default = screen_spec("IFNG", *SCREENS["IFNG"], parse_arm("default"), 0, 5, 128)
+    assert "prior_screens" not in default["design_space"]  # the shipped default decides
