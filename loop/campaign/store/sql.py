@@ -116,6 +116,8 @@ class SqlStore:
         if parsed.get_backend_name() == "sqlite":
             kwargs["connect_args"] = {"timeout": 30}
             database = parsed.database
+            if database and database.startswith("file:"):  # an SQLite URI names its file
+                database = database[len("file:"):].split("?", 1)[0]
             if database and database != ":memory:":
                 path = Path(database).expanduser().resolve()
                 path.parent.mkdir(parents=True, exist_ok=True)
