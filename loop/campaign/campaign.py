@@ -33,6 +33,7 @@ from loop.campaign.figures import measured_means, round_figures
 from loop.campaign.objective import allowed_candidates, robust_scale, scalarised_target, to_target
 from loop.campaign.records import Experiment
 from loop.campaign.lifecycle import register, writer_lock
+from loop.campaign.priors import campaign_priors
 from loop.campaign.spec import CampaignSpec, initial_strategy, instrument_kind
 from loop.campaign.states import (
     CLOSED_STATES, PENDING_STATES, CampaignStatus, ExperimentState, RoundStatus,
@@ -75,8 +76,9 @@ class Campaign(AskTell):
         # everything the spec names is read before the campaign is registered, so that
         # a spec that fails (a missing file, a wrong column) can be fixed and run again
         answers = resolve(spec.lab.table, base_dir) if spec.lab.table else None
+        design = campaign_priors(spec.design_space, store, self.state_dir / "priors", spec.name)
         self.design: DesignSpace = build_design_space(
-            spec.design_space, base_dir, cache_dir=Path(state_dir) / "features", seed=spec.seed,
+            design, base_dir, cache_dir=Path(state_dir) / "features", seed=spec.seed,
             answers=answers)
         self._index = self.design.index()
         self._allowed = allowed_candidates(spec.objective, self.design.attributes, self.design.n)

@@ -71,3 +71,33 @@ def test_the_benchmark_never_learns_from_the_screen_it_scores():
     assert spec["design_space"]["prior_screens"] == []  # an arm without priors= has none
     default = screen_spec("IFNG", *SCREENS["IFNG"], parse_arm("default"), 0, 5, 128)
     assert "prior_screens" not in default["design_space"]  # the shipped default decides
+
+
+def test_an_earlier_campaign_of_the_store_is_a_prior_screen_frozen_at_the_start(make_spec,
+                                                                               tmp_path):
+    from loop.campaign import Campaign
+    from loop.campaign.store import SqlStore
+
+    store = SqlStore(f"sqlite:///{tmp_path / 'store.db'}")
+    first = Campaign(make_spec(name="first", budget={"rounds": 1}), store,
+                     state_dir=tmp_path / "state", compute="local")
+    assert first.run() == "done"
+    measured = {m.candidate_id[3:]: m.value for m in store.measurements("first")}
+    spec = make_spec(name="second", design_space={"prior_screens": ["campaign:first"]})
+    second = Campaign(spec, store, state_dir=tmp_path / "state", compute="local")
+    assert [b for b, _, _ in second.design.blocks][-1] == "prior:first"
+    screened = second.design.X[:, second.design.feature_names.index("first_screened")]
+    assert {g[3:] for g, s in zip(second.design.ids, screened) if s} == set(measured)
+    # the snapshot is the campaign's own: more measurements of "first" do not move it
+    snapshot = (second.state_dir / "priors" / "first.csv").read_text()
+    assert Campaign(make_spec(name="first", budget={"rounds": 2}), store,
+                    state_dir=tmp_path / "state", compute="local").run() == "done"
+    Campaign(spec, store, state_dir=tmp_path / "state", compute="local")
+    assert (second.state_dir / "priors" / "first.csv").read_text() == snapshot
+
+    for ref, message in (("campaign:nope", "no campaign 'nope'"),
+                         ("campaign:third", "this campaign")):
+        with pytest.raises(ValueError, match=message):
+            Campaign(make_spec(name="third", design_space={"prior_screens": [ref]}), store,
+                     state_dir=tmp_path / "state", compute="local")
+    store.close()
