@@ -1,7 +1,8 @@
 """How far can the gene-set features see on a screen? A ceiling, not a campaign.
 
 A ridge regression on the same membership features the default uses (Reactome
-+ WikiPathways blocks, the essential and unannotated flags), trained on a
++ WikiPathways blocks, the essential and unannotated flags, and the other public
+screens as prior-screen columns; never the screen itself), trained on a
 random 3% or 50% of the screen's genes on the log target, ranks the rest; the
 share of hits among its top 640 (160 for Scharenberg22) is the precision a
 campaign would reach if it knew that much of the screen in advance. 3x random
@@ -16,9 +17,8 @@ import sys
 
 import numpy as np
 
-from loop.design.datasets import resolve
+from loop.design.datasets import PUBLIC_SCREENS, read_table, resolve
 from loop.design.features import membership_features, read_gene_list
-from loop.design.datasets import read_table
 
 
 def ceiling(screen: str, fractions=(0.03, 0.5), repeats: int = 3, lam: float = 1.0) -> None:
@@ -30,7 +30,8 @@ def ceiling(screen: str, fractions=(0.03, 0.5), repeats: int = 3, lam: float = 1
     X, _, _ = membership_features(
         genes, [resolve("data:genesets/ReactomePathways.gmt"),
                 resolve("data:genesets/wikipathway.v7.2.symbols.gmt")],
-        essential_path=resolve("data:screens/CEGv2.txt"))
+        essential_path=resolve("data:screens/CEGv2.txt"),
+        prior_paths=[resolve(t) for s, (t, _) in PUBLIC_SCREENS.items() if s != screen])
     X = np.c_[X, np.ones(len(X))].astype(np.float64)
     is_hit = np.array([g.upper() in hits for g in genes])
     score = np.abs(table["Score"].to_numpy(dtype=float))
