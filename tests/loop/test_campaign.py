@@ -38,7 +38,12 @@ def test_a_campaign_runs_to_the_end_and_finds_more_hits_than_random(make_spec, t
     assert all(value == published[cid] for cid, _, value in _values(campaign))
     # 53 hits in 1,061 genes: random finds 96 * 53 / 1061 = 4.8 on average
     assert rounds[-1].hits_found > 8
-    assert rounds[0].strategy == "essential"
+    # round 0 by default: a quarter core essential genes, the rest at random
+    assert rounds[0].strategy == "mixed"
+    essential = campaign.design.X[:, campaign.design.feature_names.index("is_essential")]
+    first = [campaign.design.index()[e.candidate_id]
+             for e in campaign.store.experiments("scharenberg-test", round=0)]
+    assert essential[first].sum() == 8
     later = rounds[1]
     assert later.strategy == "ucb" and later.instrument == "linear"
     assert 0.0 <= later.coverage90 <= 1.0
