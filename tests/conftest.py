@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,9 @@ os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 os.environ.setdefault("RAY_worker_niceness", "0")
+# the CLI's state folder (store, features, reports) defaults to ./.loopwell: tests get
+# their own, so that a run of the suite never writes into a developer's own store
+os.environ.setdefault("LOOPWELL_HOME", tempfile.mkdtemp(prefix="loopwell-tests-"))
 
 
 @pytest.fixture(scope="session")
