@@ -103,6 +103,9 @@ def _execute(spec, base_dir: Path | None, store_url: str | None, compute: str) -
                             compute=compute, hook=reporter)
     console.print(f"design space: {campaign.design.n} candidates x "
                   f"{campaign.design.X.shape[1]} features")
+    priors = [b.split(":", 1)[1] for b, _, _ in campaign.design.blocks if b.startswith("prior:")]
+    if priors:
+        console.print(f"prior screens (one learned feature block each): {', '.join(priors)}")
     if compute == "ray":
         with console.status("starting Ray and the instrument actor..."):
             import ray

@@ -101,3 +101,19 @@ def test_an_earlier_campaign_of_the_store_is_a_prior_screen_frozen_at_the_start(
             Campaign(make_spec(name="third", design_space={"prior_screens": [ref]}), store,
                      state_dir=tmp_path / "state", compute="local")
     store.close()
+
+
+def test_loopwell_run_names_the_prior_screens_it_learns_from(make_spec, tmp_path, capsys):
+    import yaml
+
+    from loop.run.cli import run_cli
+
+    path = tmp_path / "small.yaml"
+    raw = make_spec(name="named", budget={"rounds": 1, "batch_size": 8}).model_dump(mode="json")
+    path.write_text(yaml.safe_dump(raw))
+    code = run_cli(["run", str(path), "--compute", "local",
+                    "--store", f"sqlite:///{tmp_path / 'store.db'}"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    line = next(x for x in out.splitlines() if x.startswith("prior screens"))
+    assert "ground_truth_IL2" in line and "Scharenberg22" not in line  # never its own screen
