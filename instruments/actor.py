@@ -68,7 +68,8 @@ class InstrumentHost:
         """Fit the instrument to `n x d` features and `n x 1` targets, then checkpoint.
 
         Returns:
-            Figures of the fit: seconds, n_train, calibration_scale, noise_variance.
+            Figures of the fit: seconds, n_train, calibration_scale, noise_variance,
+            and block_scales for an instrument with one kernel scale per feature block.
         """
         start = time.perf_counter()
         self.model.fit(train_X, train_Y)
@@ -78,6 +79,8 @@ class InstrumentHost:
             "calibration_scale": float(self.model.calibration_scale),
             "noise_variance": float(self.model.noise_variance),
         }
+        if getattr(self.model, "block_scales", None):  # block-wise kernels: one scale each
+            self.last_fit["block_scales"] = [float(v) for v in self.model.block_scales]
         if self.checkpoint_path is not None:
             payload = {"kind": self.kind, "options": self.options,
                        "state": instrument_state(self.model), "last_fit": self.last_fit}

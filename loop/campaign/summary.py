@@ -34,6 +34,9 @@ class RoundSummary:
     noise_variance: float | None = None
     propose_s: float | None = None
     agent_s: float | None = None
+    #: share of the fitted model's prior variance from each feature block (gene sets,
+    #: essential flag, each prior screen, ...): what the instrument learned to weigh
+    block_weights: dict[str, float] | None = field(default=None, compare=False)
     # -- finish: what the campaign knows after the round
     n_measured: int | None = None
     n_failed: int | None = None

@@ -90,6 +90,7 @@ measurements</p>
 {''.join(f'<p class="note">{html.escape(n)}</p>' for n in notes)}
 <div class="grid">{charts}</div>
 <h2>Rounds</h2>{round_table(list(view.rounds)).to_html()}
+{_weights_section(view)}
 {_proposals_section(view)}
 <h2>Rejected inputs ({view.n_rejected})</h2>
 <p>See <code>loopwell status {name}</code> for the reasons.</p>
@@ -121,6 +122,22 @@ def _absent(view: CampaignView, figures: dict[str, Any]) -> list[str]:
         out.append("The random expectation is left out: the size of the design space is "
                    "not known without the campaign's files.")
     return out
+
+
+def _weights_section(view: CampaignView) -> str:
+    """What the last fit weighs: each feature block's share of the prior variance."""
+    fitted = [r for r in view.rounds if r.block_weights]
+    if not fitted:
+        return ""
+    last = fitted[-1]
+    rows = "".join(
+        f"<tr><td>{html.escape(name.replace('prior:', 'prior screen: '))}</td>"
+        f"<td>{share:.1%}</td></tr>"
+        for name, share in sorted(last.block_weights.items(), key=lambda kv: -kv[1]))
+    return (f"<h2>What the model weighs (fit of round {last.round})</h2>"
+            "<p>Each feature block's share of the fitted model's prior variance over the "
+            "candidates: a block the campaign's data found useless gets a small share.</p>"
+            f"<table><tr><th>feature block</th><th>share</th></tr>{rows}</table>")
 
 
 def _proposals_section(view: CampaignView) -> str:

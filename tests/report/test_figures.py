@@ -189,3 +189,18 @@ def test_a_campaign_trading_yield_against_cost_draws_its_pareto_front(tradeoff):
     assert len(measured.x) == 10 and 1 <= len(front.x) <= 10
     assert list(front.x) == sorted(front.x)  # cheapest first, a staircase
     assert len(proposals_table(view)) == 5  # the scalarised score, never called yield
+
+
+def test_the_report_says_what_the_model_weighs(screen):
+    view = campaign_view(screen.store, screen.name, screen.campaign)
+    weights = view.rounds[-1].block_weights
+    blocks = [name for name, _, _ in screen.campaign.design.blocks]
+    # one share per feature block of the design (gene sets, flags, the five prior
+    # screens that are not Scharenberg22 itself), summing to one
+    assert list(weights) == blocks and "prior:ground_truth_IL2" in weights
+    assert sum(weights.values()) == pytest.approx(1.0, abs=1e-3)
+    assert all(0 <= w <= 1 for w in weights.values())
+    page = render_page(view, {}, plotly_src="plotly.js")
+    assert "What the model weighs (fit of round 1)" in page
+    assert "prior screen: ground_truth_IL2" in page
+    assert view.rounds[0].block_weights is None  # round 0 fits no model
