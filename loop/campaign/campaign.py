@@ -32,7 +32,7 @@ from loop.campaign.ingest import Verdict, judge
 from loop.campaign.figures import measured_means, round_figures
 from loop.campaign.objective import allowed_candidates, robust_scale, scalarised_target, to_target
 from loop.campaign.records import Experiment
-from loop.campaign.lifecycle import register, writer_lock
+from loop.campaign.lifecycle import keep_recorded_defaults, register, writer_lock
 from loop.campaign.priors import campaign_priors
 from loop.campaign.spec import CampaignSpec, initial_strategy, instrument_kind
 from loop.campaign.states import (
@@ -63,6 +63,7 @@ class Campaign(AskTell):
                  lab: LabAdapter | None = None, hook: Hook | None = None) -> None:
         from loop.run.lab import build_lab, reference_hits
 
+        spec = keep_recorded_defaults(store, spec)
         self.spec = spec
         self.store = store
         # one folder per (store, campaign): the lab's jobs and the instrument's

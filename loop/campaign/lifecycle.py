@@ -7,11 +7,31 @@ import socket
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
-from loop.campaign.spec import (CampaignSpec, SpecError, incompatible_changes,
+from loop.campaign.spec import (CampaignSpec, GeneDesign, SpecError, incompatible_changes,
                                 spec_changes)
 from loop.campaign.states import ExperimentState
 from loop.campaign.store import Store
 from loop.campaign.store.base import CampaignBusy
+
+
+def keep_recorded_defaults(store: Store, spec: CampaignSpec) -> CampaignSpec:
+    """Return `spec` as the campaign was recorded, where a later default would change it.
+
+    `prior_screens` left unset keeps what the campaign was recorded with: a gene
+    campaign recorded before the field existed learned from no earlier screen,
+    and the new default (the public screens) would give its model new features
+    mid-campaign, so it keeps none (and is recorded so from then on).
+    """
+    record = store.campaign(spec.name)
+    design = spec.design_space
+    if record is None or not isinstance(design, GeneDesign) or design.prior_screens is not None:
+        return spec
+    recorded = record.spec.get("design_space", {})
+    kept = recorded.get("prior_screens", []) if recorded.get("kind") == "genes" else None
+    if kept is None:
+        return spec
+    return spec.model_copy(
+        update={"design_space": design.model_copy(update={"prior_screens": list(kept)})})
 
 
 def register(store: Store, spec: CampaignSpec) -> None:

@@ -117,3 +117,23 @@ def test_loopwell_run_names_the_prior_screens_it_learns_from(make_spec, tmp_path
     assert code == 0, out
     line = next(x for x in out.splitlines() if x.startswith("prior screens"))
     assert "ground_truth_IL2" in line and "Scharenberg22" not in line  # never its own screen
+
+
+def test_a_campaign_recorded_before_prior_screens_existed_keeps_learning_from_none(make_spec,
+                                                                                  tmp_path):
+    from loop.campaign import Campaign
+    from loop.campaign.store import SqlStore
+
+    store = SqlStore(f"sqlite:///{tmp_path / 'store.db'}")
+    spec = make_spec(name="older")
+    recorded = spec.model_dump(mode="json")
+    del recorded["design_space"]["prior_screens"]  # what the earlier version stored
+    store.create_campaign("older", recorded)
+    for _ in range(2):  # and on every later run, from what it records now
+        campaign = Campaign(spec, store, state_dir=tmp_path / "state", compute="local")
+        assert not [b for b, _, _ in campaign.design.blocks if b.startswith("prior:")]
+        assert store.campaign("older").spec["design_space"]["prior_screens"] == []
+    # a campaign recorded now gets the default
+    new = Campaign(make_spec(name="newer"), store, state_dir=tmp_path / "state", compute="local")
+    assert [b for b, _, _ in new.design.blocks if b.startswith("prior:")]
+    store.close()
