@@ -44,8 +44,8 @@ class GeneDesign(_Spec):
         None, description="earlier screens as prior knowledge (Gene,Score CSVs, e.g. "
         "data:screens/ground_truth_IL2.csv): each becomes a feature block whose weight the "
         "campaign learns from its own data. Default: the public single-gene screens of the "
-        "data collection that are on this machine or can be fetched, never the campaign's "
-        "own screen; [] for none")
+        "data collection that are on this machine (none is downloaded for it), never the "
+        "campaign's own screen; [] for none")
 
 
 class TableDesign(_Spec):

@@ -79,9 +79,11 @@ def prior_screen_paths(spec: GeneDesign, base_dir: Path | None, own: list[Path]
     """The earlier screens a gene campaign learns from, never one of its `own` tables.
 
     Named screens must exist and must not be the campaign's own; the default
-    (`prior_screens` unset) is every public screen that is here or fetchable,
-    less the campaign's own (a screen is the campaign's own when it is the same
-    file or has the same bytes).
+    (`prior_screens` unset) is every public screen already on this machine
+    (nothing is downloaded for it: a campaign never waits on, or fails for, the
+    network to get prior knowledge it did not ask for), less the campaign's own
+    (a screen is the campaign's own when it is the same file or has the same
+    bytes).
     """
     own_digests = {_digest(p) for p in own}
 
@@ -98,7 +100,7 @@ def prior_screen_paths(spec: GeneDesign, base_dir: Path | None, own: list[Path]
     paths = []
     for table, _ in PUBLIC_SCREENS.values():
         try:
-            path = resolve(table, base_dir)
+            path = resolve(table, base_dir, allow_fetch=False)
         except DataNotFoundError as exc:
             log.info("prior screen %s skipped: %s", table, exc)
             continue

@@ -137,3 +137,16 @@ def test_a_campaign_recorded_before_prior_screens_existed_keeps_learning_from_no
     new = Campaign(make_spec(name="newer"), store, state_dir=tmp_path / "state", compute="local")
     assert [b for b, _, _ in new.design.blocks if b.startswith("prior:")]
     store.close()
+
+
+def test_the_default_priors_never_download(tmp_path, monkeypatch):
+    # a machine without the data collection: the default learns from no earlier screen
+    # rather than waiting on (or failing for) the network
+    import loop.design.datasets as datasets
+
+    monkeypatch.setattr(datasets, "data_roots", lambda: [tmp_path / "nowhere"])
+    monkeypatch.setattr(datasets, "_fetch", lambda rel: pytest.fail(f"fetched {rel}"))
+    mine = _design(tmp_path)
+    space = build_design_space(GeneDesign(table=str(mine), gene_sets=[],
+                                          essential_genes=str(mine)))
+    assert [b for b, _, _ in space.blocks] == ["essential"]
