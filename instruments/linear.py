@@ -71,6 +71,10 @@ def _matmul(X: Tensor, M: Tensor) -> Tensor:
     return X @ M
 
 
+#: bounds of the heteroscedastic variance factor (sd within 0.1x-10x of the average)
+LEVEL_FACTOR_BOUNDS = (0.01, 100.0)
+
+
 @register_instrument("linear")
 class BlockLinearGP(InstrumentBase):
     """A GP with a sum of block-wise linear kernels, a constant and noise.
@@ -185,7 +189,9 @@ class BlockLinearGP(InstrumentBase):
         if not self._level_slope:
             return torch.ones_like(mean_n)
         lo, hi = self._level_range
-        return torch.exp(self._level_slope * (mean_n.clamp(lo, hi) - self._level_centre))
+        h = torch.exp(self._level_slope * (mean_n.clamp(lo, hi) - self._level_centre))
+        # a guard, not a setting: on the six screens h stayed within 0.27-8.3
+        return h.clamp(LEVEL_FACTOR_BOUNDS[0], LEVEL_FACTOR_BOUNDS[1])
 
     def _features(self, X: Tensor) -> Tensor:
         """Map `m x d` inputs to `m x D` weight-space features (dense)."""

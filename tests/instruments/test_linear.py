@@ -104,3 +104,15 @@ def test_heteroscedastic_calibration_fits_the_unmeasured_bulk_when_hits_vary_mor
     assert model._level_slope == 0.0
     assert 0.85 <= coverage["heteroscedastic"] <= 0.95
     assert coverage["quantile"] > coverage["heteroscedastic"] + 0.02
+
+
+def test_the_heteroscedastic_factor_is_bounded_even_for_a_wild_slope():
+    from instruments.linear import LEVEL_FACTOR_BOUNDS
+
+    X, Y, _ = _membership(n=400)
+    model = BlockLinearGP(blocks=[[0, 300], [300, 301]]).fit(X[:100], Y[:100])
+    model._level_slope, model._level_range, model._level_centre = 500.0, (-1.0, 1.0), 0.0
+    h = model._level_factor(torch.tensor([-5.0, 0.0, 5.0], dtype=torch.float64))
+    assert h.tolist() == [LEVEL_FACTOR_BOUNDS[0], 1.0, LEVEL_FACTOR_BOUNDS[1]]
+    mean, var = model.predict_moments(X[100:])
+    assert torch.isfinite(var).all() and (var > 0).all()
