@@ -251,14 +251,14 @@ class BlockLinearGP(InstrumentBase):
         # deviations from the posterior mean are widened by the calibration scale
         w_post = self._w_mean[:, None] + math.sqrt(self.calibration_scale) * (
             w_post - self._w_mean[:, None])
-        out = []
+        out, means = [], []
         for chunk in X.split(self.max_batch_size):
-            out.append(_matmul(_maybe_sparse(self._features(chunk)), w_post))
+            Zs = _maybe_sparse(self._features(chunk))
+            out.append(_matmul(Zs, w_post))
+            means.append(_matmul(Zs, self._w_mean[:, None]).squeeze(-1))
         f = torch.cat(out, dim=0).T
         if self._level_slope:  # each point's deviations widened by its own sqrt(h)
-            mean_n = torch.cat([_matmul(_maybe_sparse(self._features(chunk)),
-                                        self._w_mean[:, None]).squeeze(-1)
-                                for chunk in X.split(self.max_batch_size)])
+            mean_n = torch.cat(means)
             f = mean_n + self._level_factor(mean_n).sqrt() * (f - mean_n)
         return f * self._y_sd + self._y_mean
 

@@ -179,32 +179,11 @@ class Campaign(AskTell):
         t0 = time.perf_counter()
         figures = self.host.fit(torch.from_numpy(X).double(), torch.from_numpy(Y).double()[:, None])
         figures = {**summary_fields(figures), "fit_s": time.perf_counter() - t0,
-                   "n_train": len(Y), "block_weights": self._block_weights(figures)}
+                   "n_train": len(Y),
+                   "block_weights": self.design.block_weights(figures.get("block_scales"))}
         summary = self.store.update_round(self.name, r, **figures)
         self.hook("fit", r, summary)
         return summary
-
-    def _block_weights(self, figures: dict[str, Any]) -> dict[str, float] | None:
-        """Each feature block's share of the fitted prior variance over the pool.
-
-        `scale_k * mean ||x_k||^2`: how much of the model's a-priori spread over
-        the candidates each block (gene sets, a prior screen, ...) was given by
-        the fit; None when the instrument has no per-block scales for these blocks.
-        """
-        scales = figures.get("block_scales")
-        blocks = self.design.blocks
-        if not scales or len(scales) != len(blocks):
-            return None
-        if getattr(self, "_block_norms", None) is None:  # mean ||x_k||^2, once per campaign
-            X = self.design.X
-            self._block_norms = [float(np.einsum("ij,ij->", X[:, a:b], X[:, a:b],
-                                                 dtype=np.float64)) / max(len(X), 1)
-                                 for _, a, b in blocks]
-        spread = [s * norm for s, norm in zip(scales, self._block_norms)]
-        total = sum(spread)
-        if not total > 0:
-            return None
-        return {name: round(v / total, 4) for (name, _, _), v in zip(blocks, spread)}
 
     def propose(self, r: int, q: int | None = None) -> list[Experiment]:
         """Propose round `r`'s batch of `q` (default: the budget's batch size) and store it.

@@ -123,8 +123,9 @@ def gene_features(
         columns.append(block)
         names += block_names
     for path in prior_paths:
-        columns.append(prior_screen_features(genes, Path(path)))
-        names += [f"{Path(path).stem}_effect", f"{Path(path).stem}_screened"]
+        block, block_names = prior_screen_features(genes, Path(path))
+        columns.append(block)
+        names += block_names
     if not columns:
         raise ValueError("no gene features: give gene-set files, an essential list or a table")
     return np.concatenate(columns, axis=1).astype(np.float32), names
@@ -198,21 +199,22 @@ def membership_features(
         block, block_names = _table_features(genes, Path(table_path))
         add("table", block, block_names)
     for path in prior_paths:
-        name = Path(path).stem
-        add(f"prior:{name}", prior_screen_features(genes, Path(path)),
-            [f"{name}_effect", f"{name}_screened"])
+        add(f"prior:{Path(path).stem}", *prior_screen_features(genes, Path(path)))
     if not columns:
         raise ValueError("no gene features: give gene-set files, an essential list or a table")
     return np.concatenate(columns, axis=1), names, blocks
 
 
-def prior_screen_features(genes: Sequence[str], path: Path) -> np.ndarray:
+def prior_screen_features(genes: Sequence[str], path: Path) -> tuple[np.ndarray, list[str]]:
     """Two columns from an earlier screen: how far each gene moved, and whether it was screened.
 
     The effect is `log1p(|score - median| / MAD)` (robust, so screens on any
     scale are comparable, and bounded in how much one extreme gene weighs);
     genes the earlier screen did not test get 0 and a 0 in the second column
     (a focused library's choice of genes is itself information).
+
+    Returns:
+        The `n x 2` columns and their names, `STEM_effect` and `STEM_screened`.
     """
     from loop.design.datasets import TableError, read_table
 
@@ -228,4 +230,5 @@ def prior_screen_features(genes: Sequence[str], path: Path) -> np.ndarray:
     effect = np.log1p((values - centre).abs() / spread)
     aligned = effect.reindex([g.upper() for g in genes])
     screened = aligned.notna().to_numpy(dtype=np.float32)
-    return np.stack([aligned.fillna(0.0).to_numpy(dtype=np.float32), screened], axis=1)
+    columns = np.stack([aligned.fillna(0.0).to_numpy(dtype=np.float32), screened], axis=1)
+    return columns, [f"{path.stem}_effect", f"{path.stem}_screened"]

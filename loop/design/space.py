@@ -12,6 +12,7 @@ import logging
 import os
 import tempfile
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +54,29 @@ class DesignSpace:
 
     def params(self, i: int) -> dict[str, Any]:
         return self.parameters[i] if self.parameters else {}
+
+    @cached_property
+    def _block_norms(self) -> list[float]:
+        """Mean squared norm of each block's rows over the candidates."""
+        X = self.X
+        return [float(np.einsum("ij,ij->", X[:, a:b], X[:, a:b], dtype=np.float64))
+                / max(len(X), 1) for _, a, b in self.blocks]
+
+    def block_weights(self, scales: list[float] | None) -> dict[str, float] | None:
+        """Each block's share of a fitted prior variance over the candidates.
+
+        `scale_k * mean ||x_k||^2` for kernel scales `scales`, one per block (as
+        the `linear` instrument fits them): how much of the model's a-priori
+        spread each block (gene sets, a prior screen, ...) was given. None when
+        the scales are not one per block of this design.
+        """
+        if not scales or len(scales) != len(self.blocks):
+            return None
+        spread = [s * norm for s, norm in zip(scales, self._block_norms)]
+        total = sum(spread)
+        if not total > 0:
+            return None
+        return {name: round(v / total, 4) for (name, _, _), v in zip(self.blocks, spread)}
 
 
 def build_design_space(spec: GeneDesign | TableDesign | ReactionDesign,

@@ -22,7 +22,8 @@ def test_a_prior_screen_gives_a_robust_effect_and_whether_the_gene_was_screened(
     earlier = tmp_path / "earlier.csv"
     # median 1, MAD 1: effect = log1p(|score - 1|)
     earlier.write_text("Gene,Score\nA,0\nB,1\nC,2\nD,11\nNA,-3\nE,\n")
-    X = prior_screen_features(["d", "B", "NA", "ZZZ", "E"], earlier)
+    X, names = prior_screen_features(["d", "B", "NA", "ZZZ", "E"], earlier)
+    assert names == ["earlier_effect", "earlier_screened"]
     assert X[:, 1].tolist() == [1, 1, 1, 0, 0]  # ZZZ not screened, E has no score
     np.testing.assert_allclose(X[:, 0], np.log1p([10, 0, 4, 0, 0]), rtol=1e-6)
 
